@@ -1,0 +1,7 @@
+import type { Boundary } from './boundary.js';
+
+// Being written: see the issue.
+export const childProcessBoundary: Boundary = {
+  name: 'child-process',
+  install() {},
+};

@@ -1,0 +1,25 @@
+// The boundary: one module per kind of external interaction. Adding a boundary module is adding a
+// file that exports a `Boundary` and listing it here. Order matters: `process` restores the
+// recorded environment before anything else reads it, and `modules` must see module loading first.
+import type { Boundary } from './boundary.js';
+import { processBoundary } from './process.js';
+import { modulesBoundary } from './modules.js';
+import { timeBoundary } from './time.js';
+import { randomBoundary } from './random.js';
+import { osBoundary } from './os.js';
+import { timersBoundary } from './timers.js';
+import { fsBoundary } from './fs.js';
+import { childProcessBoundary } from './child-process.js';
+import { stdinBoundary } from './stdin.js';
+
+export const boundaries: readonly Boundary[] = [
+  processBoundary,
+  modulesBoundary,
+  timeBoundary,
+  randomBoundary,
+  osBoundary,
+  timersBoundary,
+  fsBoundary,
+  childProcessBoundary,
+  stdinBoundary,
+];

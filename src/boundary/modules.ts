@@ -1,0 +1,64 @@
+// modules: the loading of the program's own code is not a boundary crossing. Node's CommonJS
+// loader reads sources through the public fs functions, so interception is suspended from
+// Module#load until the module body starts running (Module#_compile). The sources of the user's
+// modules are hashed, so replay can warn when the code changed since the recording.
+import { createHash } from 'node:crypto';
+import Module from 'node:module';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import type { Boundary } from './boundary.js';
+import type { Engine } from '../core/engine.js';
+import { real } from '../core/originals.js';
+import { Recorder } from '../core/recorder.js';
+import { Replayer } from '../core/replayer.js';
+import type { ModuleHash } from '../core/trace/format.js';
+
+interface LoaderModule {
+  load(filename: string): void;
+  _compile(content: string, filename: string, ...rest: unknown[]): unknown;
+}
+
+const isUserFile = (url: string) => url.startsWith('file:') && !url.includes('/node_modules/');
+const sha256 = (source: string | ArrayBufferView) => createHash('sha256').update(typeof source === 'string' ? source : new Uint8Array(source.buffer, source.byteOffset, source.byteLength)).digest('hex');
+
+export const modulesBoundary: Boundary = {
+  name: 'modules',
+  install(engine: Engine) {
+    const proto = (Module as unknown as { prototype: LoaderModule }).prototype;
+    const load = proto.load;
+    const compile = proto._compile;
+    const seen = new Set<string>();
+    const note = (url: string, source: string | ArrayBufferView | undefined | null) => {
+      if (source == null || seen.has(url) || !isUserFile(url)) return;
+      seen.add(url);
+      const hash = { url, sha256: sha256(source) };
+      if (engine instanceof Recorder) engine.writer.addModule(hash);
+      else if (engine instanceof Replayer) checkUnchanged(engine, hash);
+    };
+
+    proto.load = function (this: LoaderModule, filename: string) {
+      return engine.unobserved(() => load.call(this, filename));
+    };
+    proto._compile = function (this: LoaderModule, content: string, filename: string, ...rest: unknown[]) {
+      note(pathToFileURL(filename).href, content);
+      return engine.observed(() => compile.call(this, content, filename, ...rest));
+    };
+
+    // ES modules are read by Node's internals, unobserved already; a load hook sees their sources.
+    const registerHooks = (Module as unknown as { registerHooks?: (hooks: object) => unknown }).registerHooks;
+    registerHooks?.({
+      load(url: string, context: unknown, nextLoad: (url: string, context: unknown) => { source?: string | ArrayBufferView | null; format?: string }) {
+        const result = nextLoad(url, context);
+        if (result.format !== 'commonjs') note(url, result.source);
+        return result;
+      },
+    });
+  },
+};
+
+function checkUnchanged(engine: Replayer, hash: ModuleHash): void {
+  const recordedUrl = pathToFileURL(engine.recordedPath(fileURLToPath(hash.url))).href;
+  const recorded = engine.trace.modules.find((m) => m.url === recordedUrl);
+  if (recorded && recorded.sha256 !== hash.sha256) {
+    real.writeSync(2, `retrace: warning: ${fileURLToPath(hash.url)} changed since it was recorded; replay may diverge\n`);
+  }
+}

@@ -1,0 +1,83 @@
+// time: Date (no-argument construction, Date() as a function, Date.now), performance.now,
+// performance.timeOrigin, process.hrtime and process.hrtime.bigint.
+import type { Boundary } from './boundary.js';
+import type { Engine } from '../core/engine.js';
+import { Shape } from '../core/trace/format.js';
+import { builtin, disguise } from './wrap.js';
+
+const perfHooksPerformance = builtin<typeof import('node:perf_hooks')>('node:perf_hooks').performance;
+
+export const timeBoundary: Boundary = {
+  name: 'time',
+  install(engine: Engine) {
+    installDate(engine);
+    installPerformance(engine);
+    installHrtime(engine);
+  },
+};
+
+function installDate(engine: Engine): void {
+  const OriginalDate = Date;
+  const realNow = Date.now;
+  const ch = engine.channel('time.Date.now', Shape.Value);
+  const now = () => engine.float(ch, realNow);
+
+  // A function, not a class: `Date()` without `new` must keep returning a string.
+  const PatchedDate = function Date(this: unknown, ...args: unknown[]) {
+    if (!new.target) return new OriginalDate(now()).toString();
+    return Reflect.construct(OriginalDate, args.length === 0 ? [now()] : args, new.target);
+  } as unknown as DateConstructor;
+  Object.setPrototypeOf(PatchedDate, OriginalDate); // Date.UTC, Date.parse
+  Object.defineProperty(PatchedDate, 'prototype', { value: OriginalDate.prototype, writable: false });
+  Object.defineProperty(PatchedDate, 'length', { value: 7 });
+  PatchedDate.now = disguise(function now_() {
+    return now();
+  }, realNow);
+  Object.defineProperty(OriginalDate.prototype, 'constructor', { value: PatchedDate, writable: true, configurable: true, enumerable: false });
+  globalThis.Date = PatchedDate;
+}
+
+function installPerformance(engine: Engine): void {
+  const nowCh = engine.channel('time.performance.now', Shape.Value);
+  const originCh = engine.channel('time.performance.timeOrigin', Shape.Value);
+  const targets = new Set([globalThis.performance, perfHooksPerformance]);
+  for (const perf of targets) {
+    const realNow = perf.now.bind(perf);
+    Object.defineProperty(perf, 'now', {
+      value: disguise(function now() {
+        return engine.float(nowCh, realNow);
+      }, perf.now),
+      writable: true,
+      configurable: true,
+      enumerable: true,
+    });
+  }
+  const origin = engine.float(originCh, () => perfHooksPerformance.timeOrigin);
+  for (const perf of targets) {
+    Object.defineProperty(perf, 'timeOrigin', { get: () => origin, configurable: true, enumerable: true });
+  }
+}
+
+function installHrtime(engine: Engine): void {
+  const realHrtime = process.hrtime;
+  const realBigint = process.hrtime.bigint;
+  const ch = engine.channel('time.process.hrtime', Shape.Value);
+  const bigCh = engine.channel('time.process.hrtime.bigint', Shape.Value);
+
+  const hrtime = disguise(function hrtime(previous?: [number, number]) {
+    // Record the absolute reading; the difference from `previous` is the program's own arithmetic.
+    const [s, ns] = engine.value(ch, () => realHrtime()) as [number, number];
+    if (!previous) return [s, ns];
+    let ds = s - previous[0];
+    let dns = ns - previous[1];
+    if (dns < 0) {
+      ds -= 1;
+      dns += 1e9;
+    }
+    return [ds, dns];
+  }, realHrtime as never) as unknown as typeof process.hrtime;
+  hrtime.bigint = disguise(function bigint() {
+    return engine.value(bigCh, () => realBigint()) as bigint;
+  }, realBigint);
+  process.hrtime = hrtime;
+}

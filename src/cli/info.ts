@@ -1,0 +1,79 @@
+// retrace info: what a recording holds.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { TraceFile } from '../core/trace/reader.js';
+import { listTraces } from './recording.js';
+
+export interface ProcessInfo {
+  process: number;
+  parent: number | null;
+  pid: number;
+  command: string;
+  cwd: string;
+  nodeVersion: string;
+  platform: string;
+  started: string;
+  durationMs: number | null;
+  end: string;
+  bytes: number;
+  events: number;
+  eventsByKind: Record<string, number>;
+  problem?: string;
+}
+
+export function info(location: string): ProcessInfo[] {
+  return listTraces(location).map((ref) => {
+    const trace = TraceFile.open(ref.file);
+    const h = trace.header;
+    const eventsByKind: Record<string, number> = {};
+    let events = 0;
+    let problem: string | undefined;
+    try {
+      for (const ev of trace.events()) {
+        const kind = ev.kind === 'deliver' ? 'callback' : ev.channel.name;
+        eventsByKind[kind] = (eventsByKind[kind] ?? 0) + 1;
+        events++;
+      }
+    } catch (err) {
+      problem = `events after ${events} cannot be decoded: ${(err as Error).message}`;
+    }
+    const end = trace.end;
+    return {
+      process: h.process,
+      parent: h.parent,
+      pid: h.pid,
+      command: [path.basename(h.argv[0] ?? 'node'), ...h.execArgv, ...h.argv.slice(1)].join(' '),
+      cwd: h.cwd,
+      nodeVersion: h.nodeVersion,
+      platform: `${h.platform}-${h.arch}`,
+      started: new Date(h.startTime).toISOString(),
+      durationMs: end ? end.endTime - h.startTime : null,
+      end: end ? (end.signal ? `killed by ${end.signal}` : `exit status ${end.exitCode}`) : `truncated (${trace.truncation})`,
+      bytes: fs.statSync(ref.file).size,
+      events,
+      eventsByKind,
+      ...(problem ? { problem } : {}),
+    };
+  });
+}
+
+export function formatInfo(processes: ProcessInfo[]): string {
+  const lines: string[] = [];
+  for (const p of processes) {
+    lines.push(`process ${p.process}${p.parent === null ? '' : ` (child of ${p.parent})`}: ${p.command}`);
+    lines.push(`  pid ${p.pid}, cwd ${p.cwd}, Node.js ${p.nodeVersion} on ${p.platform}`);
+    lines.push(`  started ${p.started}, ran ${p.durationMs === null ? 'unknown' : `${p.durationMs} ms`}, ${p.end}`);
+    lines.push(`  ${p.events} events, ${formatBytes(p.bytes)}`);
+    for (const [kind, n] of Object.entries(p.eventsByKind).sort((a, b) => b[1] - a[1])) {
+      lines.push(`    ${String(n).padStart(8)}  ${kind}`);
+    }
+    if (p.problem) lines.push(`  problem: ${p.problem}`);
+  }
+  return lines.join('\n');
+}
+
+function formatBytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KiB`;
+  return `${(n / 1024 / 1024).toFixed(1)} MiB`;
+}

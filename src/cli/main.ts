@@ -1,0 +1,103 @@
+// The `retrace` command line.
+import { TraceError } from '../core/trace/reader.js';
+import { formatInfo, info } from './info.js';
+import { say } from './output.js';
+import { record } from './record.js';
+import { UsageError } from './recording.js';
+import { replay } from './replay.js';
+import { retraceVersion } from '../runtime/paths.js';
+
+const USAGE = `usage:
+  retrace record [--out DIR] [--force] -- COMMAND [ARGS...]
+  retrace replay [DIR] [--process N] [--inspect[=PORT]] [--inspect-brk[=PORT]] [--stall-ms MS]
+  retrace info [DIR] [--json]
+DIR defaults to ./recording.`;
+
+function takeValue(args: string[], i: number, flag: string): string {
+  const v = args[i + 1];
+  if (v === undefined || v.startsWith('--')) throw new UsageError(`${flag} needs a value`);
+  return v;
+}
+
+function wholeNumber(v: string, flag: string): number {
+  if (!/^\d+$/.test(v)) throw new UsageError(`${flag} takes a whole number, not "${v}"`);
+  return Number(v);
+}
+
+async function run(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case 'record': {
+      let out = 'recording';
+      let force = false;
+      let i = 0;
+      for (; i < rest.length; i++) {
+        const a = rest[i]!;
+        if (a === '--') {
+          i++;
+          break;
+        }
+        if (a === '--out' || a === '-o') out = takeValue(rest, i++, a);
+        else if (a.startsWith('--out=')) out = a.slice(6);
+        else if (a === '--force') force = true;
+        else if (a.startsWith('-')) throw new UsageError(`unknown option for record: ${a}`);
+        else break;
+      }
+      return record({ out, force, command: rest.slice(i) });
+    }
+    case 'replay': {
+      let location = 'recording';
+      let proc: number | undefined;
+      let stallMs: number | undefined;
+      const nodeFlags: string[] = [];
+      for (let i = 0; i < rest.length; i++) {
+        const a = rest[i]!;
+        if (a === '--process' || a === '-p') proc = wholeNumber(takeValue(rest, i++, a), a);
+        else if (a.startsWith('--process=')) proc = wholeNumber(a.slice(10), '--process');
+        else if (a === '--stall-ms') stallMs = wholeNumber(takeValue(rest, i++, a), a);
+        else if (/^--inspect(-brk|-wait)?(=.*)?$/.test(a) || a === '--enable-source-maps') nodeFlags.push(a);
+        else if (a.startsWith('-')) throw new UsageError(`unknown option for replay: ${a}`);
+        else location = a;
+      }
+      return replay({ location, process: proc, nodeFlags, stallMs });
+    }
+    case 'info': {
+      let location = 'recording';
+      let json = false;
+      for (const a of rest) {
+        if (a === '--json') json = true;
+        else if (a.startsWith('-')) throw new UsageError(`unknown option for info: ${a}`);
+        else location = a;
+      }
+      const processes = info(location);
+      process.stdout.write(json ? `${JSON.stringify(processes, null, 2)}\n` : `${formatInfo(processes)}\n`);
+      return 0;
+    }
+    case '--version':
+    case '-v':
+      process.stdout.write(`${retraceVersion()}\n`);
+      return 0;
+    case undefined:
+    case 'help':
+    case '--help':
+    case '-h':
+      process.stdout.write(`${USAGE}\n`);
+      return command === undefined ? 2 : 0;
+    default:
+      throw new UsageError(`unknown command "${command}"\n${USAGE}`);
+  }
+}
+
+export async function main(argv: string[]): Promise<void> {
+  try {
+    process.exitCode = await run(argv);
+  } catch (err) {
+    if (err instanceof UsageError || err instanceof TraceError) {
+      say(err.message);
+      process.exitCode = 2;
+      return;
+    }
+    say(`internal error: ${(err as Error).stack ?? String(err)}`);
+    process.exitCode = 70;
+  }
+}

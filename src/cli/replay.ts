@@ -1,0 +1,58 @@
+// retrace replay: re-executes one recorded process with its recording as the outside world.
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { TraceFile } from '../core/trace/reader.js';
+import { ENV, preloadUrl } from '../runtime/paths.js';
+import { listTraces, rootProcess, UsageError } from './recording.js';
+import { exitLike, say } from './output.js';
+
+export interface ReplayOptions {
+  location: string;
+  process: number | undefined;
+  /** Flags passed through to node: --inspect, --inspect-brk, --enable-source-maps. */
+  nodeFlags: string[];
+  stallMs: number | undefined;
+}
+
+export async function replay(opts: ReplayOptions): Promise<number> {
+  const refs = listTraces(opts.location);
+  const ref = opts.process === undefined ? rootProcess(refs) : refs.find((r) => r.process === opts.process);
+  if (!ref) throw new UsageError(`the recording has no process ${opts.process} (it has ${refs.map((r) => r.process).join(', ')})`);
+  const trace = TraceFile.open(ref.file);
+  const header = trace.header;
+  const replayRoot = process.cwd();
+  const mapPath = (p: string) => (p === header.cwd || p.startsWith(header.cwd + path.sep) ? replayRoot + p.slice(header.cwd.length) : p);
+
+  const script = header.argv[1];
+  const scriptArgs: string[] = [];
+  if (script !== undefined) {
+    const mapped = mapPath(script);
+    if (!fs.existsSync(mapped)) {
+      throw new UsageError(`the recorded program ${mapped} is not here: run replay from the project folder the recording was made in`);
+    }
+    scriptArgs.push(mapped, ...header.argv.slice(2));
+  }
+  if (header.nodeVersion.split('.')[0] !== process.version.split('.')[0]) {
+    say(`warning: recorded with Node.js ${header.nodeVersion}, replaying with ${process.version}`);
+  }
+
+  const args = [...opts.nodeFlags, `--import=${preloadUrl()}`, ...header.execArgv.map(mapPath), ...scriptArgs];
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    [ENV.mode]: 'replay',
+    [ENV.trace]: path.resolve(ref.file),
+    [ENV.replayRoot]: replayRoot,
+    TZ: header.timeZone,
+  };
+  delete env[ENV.dir];
+  if (opts.stallMs !== undefined) env[ENV.stallMs] = String(opts.stallMs);
+
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'inherit', 'inherit'], env });
+  process.on('SIGINT', () => {});
+  const { code, signal } = await new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve, reject) => {
+    child.on('error', reject);
+    child.on('exit', (c, s) => resolve({ code: c, signal: s }));
+  });
+  return exitLike(code, signal);
+}

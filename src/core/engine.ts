@@ -1,0 +1,64 @@
+// The engine interface every boundary module is written against. A module calls the same methods in
+// both modes; the recorder performs the live operation and writes it down, the replayer checks the
+// attempt against the recording and hands back what was recorded.
+import type { Shape } from './trace/format.js';
+
+export type Mode = 'record' | 'replay';
+
+/** Turns a recorded (decoded) value back into what the program expects: Stats objects, fake handles... */
+export type Revive<T> = (recorded: unknown) => T;
+
+/** Handles a recorded delivery during replay. */
+export type DeliveryHandler = (payload: unknown) => void;
+
+export interface Engine {
+  readonly mode: Mode;
+  readonly recording: boolean;
+  readonly replaying: boolean;
+
+  /** Declares a channel: one kind of boundary crossing, named `module.function`. */
+  channel(name: string, shape: Shape): number;
+
+  /**
+   * True while the engine must not intercept: inside another intercepted call (so Node's own use of a
+   * patched function is not recorded twice) or while Node loads the program's modules.
+   */
+  readonly passthrough: boolean;
+  /** Runs `fn` with interception suspended; returns its result. */
+  unobserved<T>(fn: () => T): T;
+  /** Runs `fn` with interception back on, inside an `unobserved` section (a module body during loading). */
+  observed<T>(fn: () => T): T;
+
+  /** A float read from the outside world (Date.now, Math.random). The hot path: no allocation. */
+  float(channel: number, live: () => number): number;
+  /** A value read from the outside world, with no arguments worth checking. */
+  value<T>(channel: number, live: () => T, revive?: Revive<T>): T;
+  /**
+   * A synchronous external call. `args` are the arguments that matter for divergence checking,
+   * already in a stable, encodable form. Errors thrown by `live` are recorded and rethrown in replay.
+   */
+  call<T>(channel: number, args: unknown, live: () => T, revive?: Revive<T>): T;
+  /** Starts an asynchronous external operation; returns its request id (the same in record and replay). */
+  request(channel: number, args: unknown): number;
+
+  /** Record: the event loop is entering JavaScript for `reqId`, with this payload. */
+  deliver(reqId: number, payload: unknown): void;
+  /**
+   * Replay: run `handler` when the recording delivers to `reqId`. `persistent` for requests that
+   * deliver more than once (intervals, streams); otherwise the request is done after one delivery.
+   */
+  expect(reqId: number, handler: DeliveryHandler, persistent?: boolean): void;
+  /** Replay: the program no longer wants deliveries for `reqId` (clearTimeout, stream destroyed). */
+  forget(reqId: number): void;
+  /**
+   * Replay: `handler` delivers unsolicited value events of `channel` (signals, IPC messages) when the
+   * recording reaches them and the program is idle.
+   */
+  onUnsolicited(channel: number, handler: DeliveryHandler): void;
+
+  /** Maps a path the program uses in replay to the path it had in the recording (a moved project). */
+  recordedPath(path: string): string;
+
+  /** Replay: stops with a divergence report. Never returns. */
+  diverge(what: string, attempted?: string): never;
+}

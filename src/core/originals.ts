@@ -1,0 +1,31 @@
+// The runtime's own handles on the outside world, captured before any boundary module patches it.
+//
+// ESM imports of built-ins are live bindings that follow `syncBuiltinESMExports()`, so the engine
+// must never call `fs.writeSync` or `setImmediate` through an import after patching: it would
+// record (or replay) its own I/O. Everything the engine itself needs is copied here at load time.
+import * as fs from 'node:fs';
+import * as zlib from 'node:zlib';
+
+export const real = Object.freeze({
+  writeSync: fs.writeSync,
+  openSync: fs.openSync,
+  closeSync: fs.closeSync,
+  readFileSync: fs.readFileSync,
+  existsSync: fs.existsSync,
+  mkdirSync: fs.mkdirSync,
+  readdirSync: fs.readdirSync,
+  statSync: fs.statSync,
+  deflateRawSync: zlib.deflateRawSync,
+  inflateRawSync: zlib.inflateRawSync,
+  setImmediate: globalThis.setImmediate,
+  setTimeout: globalThis.setTimeout,
+  clearTimeout: globalThis.clearTimeout,
+  setInterval: globalThis.setInterval,
+  clearInterval: globalThis.clearInterval,
+  dateNow: Date.now,
+  processExit: process.exit.bind(process),
+  processKill: process.kill.bind(process),
+  processEmit: process.emit.bind(process) as (event: string | symbol, ...args: unknown[]) => boolean,
+  processCwd: process.cwd.bind(process),
+  reallyExit: ((process as unknown as { reallyExit?: (code: number) => never }).reallyExit ?? process.exit).bind(process),
+});

@@ -1,0 +1,292 @@
+// The replay engine: checks each boundary crossing the program attempts against the recording,
+// returns recorded results, and is the sequencer that delivers recorded callbacks in recorded order.
+import { AsyncResource } from 'node:async_hooks';
+import * as path from 'node:path';
+import { describeCall, describeValue } from './describe.js';
+import type { DeliveryHandler, Engine, Revive } from './engine.js';
+import { real } from './originals.js';
+import { programLocation } from './source-location.js';
+import { encodeValue } from './trace/codec.js';
+import { Shape } from './trace/format.js';
+import type { TraceEvent, TraceFile } from './trace/reader.js';
+
+/** Exit status of a replay that diverged from its recording. */
+export const DIVERGED_EXIT_CODE = 86;
+/** Exit status of a replay that ran past the end of a truncated recording. */
+export const TRUNCATED_EXIT_CODE = 87;
+
+interface Pending {
+  handler: DeliveryHandler;
+  persistent: boolean;
+  scope: AsyncResource;
+}
+
+export interface ReplayerOptions {
+  /** The project folder of the recording, and where it is now: paths are mapped between the two. */
+  recordedRoot: string;
+  replayRoot: string;
+  /** How long to wait for real (unrecorded) work before declaring the replay stalled. */
+  stallMs: number;
+}
+
+export class Replayer implements Engine {
+  readonly mode = 'replay' as const;
+  readonly recording = false;
+  readonly replaying = true;
+  private readonly names: string[] = [];
+  private readonly shapes: Shape[] = [];
+  private readonly channelsByName = new Map<string, number>();
+  private readonly events: Generator<TraceEvent>;
+  private lookahead: TraceEvent | null = null;
+  private exhausted = false;
+  private readonly pending = new Map<number, Pending>();
+  private readonly unsolicited = new Map<string, DeliveryHandler>();
+  private depth = 0;
+  private pumpScheduled = false;
+  private stalledSince = 0;
+  private finished = false;
+  /** Called when the recording's end event is reached; set by the process boundary. */
+  constructor(readonly trace: TraceFile, private readonly options: ReplayerOptions) {
+    this.events = trace.events();
+  }
+
+  channel(name: string, shape: Shape): number {
+    const known = this.channelsByName.get(name);
+    if (known !== undefined) return known;
+    const id = this.names.length;
+    this.names.push(name);
+    this.shapes.push(shape);
+    this.channelsByName.set(name, id);
+    return id;
+  }
+
+  get passthrough(): boolean {
+    return this.depth > 0;
+  }
+
+  unobserved<T>(fn: () => T): T {
+    this.depth++;
+    try {
+      return fn();
+    } finally {
+      this.depth--;
+    }
+  }
+
+  observed<T>(fn: () => T): T {
+    const saved = this.depth;
+    this.depth = 0;
+    try {
+      return fn();
+    } finally {
+      this.depth = saved;
+    }
+  }
+
+  // ---- the cursor ----
+
+  peek(): TraceEvent | null {
+    if (this.lookahead || this.exhausted) return this.lookahead;
+    try {
+      const next = this.events.next();
+      if (next.done) this.exhausted = true;
+      else this.lookahead = next.value;
+    } catch (err) {
+      this.exhausted = true;
+      this.trace.truncation ??= `an event cannot be decoded (${(err as Error).message})`;
+    }
+    return this.lookahead;
+  }
+
+  private take(): TraceEvent {
+    const ev = this.lookahead!;
+    this.lookahead = null;
+    this.schedulePump();
+    return ev;
+  }
+
+  /** The next event, which the program is now attempting to match; stops replay when there is none. */
+  private nextFor(attempted: () => string): TraceEvent {
+    const ev = this.peek();
+    if (ev) return ev;
+    if (this.trace.truncation) this.stopTruncated();
+    this.diverge('the recording has no more events', attempted());
+  }
+
+  private sameChannel(ev: TraceEvent, channel: number, kind: TraceEvent['kind']): boolean {
+    return ev.kind === kind && ev.kind !== 'deliver' && ev.channel.name === this.names[channel];
+  }
+
+  float(channel: number, _live: () => number): number {
+    const ev = this.peek();
+    if (ev && ev.kind === 'value' && ev.channel.name === this.names[channel] && typeof ev.value === 'number') {
+      this.take();
+      return ev.value;
+    }
+    return this.value(channel, _live) as number;
+  }
+
+  value<T>(channel: number, _live: () => T, revive?: Revive<T>): T {
+    const ev = this.nextFor(() => `${this.names[channel]}()`);
+    if (!this.sameChannel(ev, channel, 'value')) this.mismatch(ev, `${this.names[channel]}()`);
+    this.take();
+    const v = (ev as { value: unknown }).value;
+    return revive ? revive(v) : (v as T);
+  }
+
+  call<T>(channel: number, args: unknown, _live: () => T, revive?: Revive<T>): T {
+    const ev = this.nextFor(() => describeCall(this.names[channel]!, args));
+    if (!this.sameChannel(ev, channel, 'call') || !sameArgs((ev as { args: unknown }).args, args)) {
+      this.mismatch(ev, describeCall(this.names[channel]!, args));
+    }
+    this.take();
+    const call = ev as Extract<TraceEvent, { kind: 'call' }>;
+    if (call.threw) throw call.result;
+    return revive ? revive(call.result) : (call.result as T);
+  }
+
+  request(channel: number, args: unknown): number {
+    const ev = this.nextFor(() => describeCall(this.names[channel]!, args));
+    if (!this.sameChannel(ev, channel, 'request') || !sameArgs((ev as { args: unknown }).args, args)) {
+      this.mismatch(ev, describeCall(this.names[channel]!, args));
+    }
+    this.take();
+    return (ev as { reqId: number }).reqId;
+  }
+
+  deliver(_reqId: number, _payload: unknown): void {}
+
+  expect(reqId: number, handler: DeliveryHandler, persistent = false): void {
+    this.pending.set(reqId, { handler, persistent, scope: new AsyncResource('RetraceReplay') });
+    this.schedulePump();
+  }
+
+  forget(reqId: number): void {
+    this.pending.delete(reqId);
+  }
+
+  onUnsolicited(channel: number, handler: DeliveryHandler): void {
+    this.unsolicited.set(this.names[channel]!, handler);
+  }
+
+  recordedPath(p: string): string {
+    const { recordedRoot, replayRoot } = this.options;
+    if (recordedRoot === replayRoot) return p;
+    if (p === replayRoot) return recordedRoot;
+    if (p.startsWith(replayRoot + path.sep)) return recordedRoot + p.slice(replayRoot.length);
+    return p;
+  }
+
+  // ---- the sequencer ----
+
+  schedulePump(): void {
+    if (this.pumpScheduled || this.finished) return;
+    this.pumpScheduled = true;
+    real.setImmediate(this.pump);
+  }
+
+  /**
+   * Runs when the program is idle (a fresh macrotask: microtasks and nextTicks drained). If the next
+   * recorded event is a delivery the program is waiting for, make it; if it is a call the program
+   * has yet to make, wait for real work still in flight, or report that the program went idle.
+   */
+  private readonly pump = (): void => {
+    this.pumpScheduled = false;
+    if (this.finished) return;
+    const ev = this.peek();
+    if (!ev) {
+      if (this.trace.truncation) this.stopTruncated();
+      return; // a complete recording ends with the process's end event, handled below
+    }
+    if (ev.kind === 'deliver') {
+      const p = this.pending.get(ev.reqId);
+      if (p) {
+        this.take();
+        this.stalledSince = 0;
+        if (!p.persistent) this.pending.delete(ev.reqId);
+        // Scheduled before the handler runs, so a throwing callback caught by an
+        // uncaughtException handler does not stop the replay.
+        this.schedulePump();
+        p.scope.runInAsyncScope(p.handler, null, ev.payload);
+        return;
+      }
+    } else if (ev.kind === 'value') {
+      const handler = this.unsolicited.get(ev.channel.name);
+      if (handler) {
+        this.take();
+        this.stalledSince = 0;
+        this.schedulePump();
+        handler(ev.value);
+        return;
+      }
+    }
+    this.waitForProgram(ev);
+  };
+
+  private waitForProgram(ev: TraceEvent): void {
+    const busy = process.getActiveResourcesInfo().filter((r) => r !== 'Immediate' || this.pending.size === 0);
+    const now = real.dateNow();
+    if (this.stalledSince === 0) this.stalledSince = now;
+    const realWork = busy.length > 0;
+    if (realWork && now - this.stalledSince < this.options.stallMs) {
+      this.pumpScheduled = true;
+      real.setTimeout(this.pump, 1);
+      return;
+    }
+    const expected = this.describeEvent(ev);
+    if (realWork) {
+      this.diverge(
+        `replay stalled: for ${this.options.stallMs} ms the program did not reach recorded event ${ev.index}, ${expected} (still waiting on: ${[...new Set(busy)].join(', ')})`,
+      );
+    }
+    this.diverge(`the program went idle, but the recording continues with event ${ev.index}: ${expected}`);
+  }
+
+  describeEvent(ev: TraceEvent): string {
+    switch (ev.kind) {
+      case 'value':
+        return `${ev.channel.name}() → ${describeValue(ev.value)}`;
+      case 'call':
+        return `${describeCall(ev.channel.name, ev.args)}${ev.threw ? ' threw ' : ' → '}${describeValue(ev.result, 120)}`;
+      case 'request':
+        return `${describeCall(ev.channel.name, ev.args)} [request ${ev.reqId}]`;
+      case 'deliver':
+        return `callback for request ${ev.reqId} with ${describeValue(ev.payload, 120)}`;
+    }
+  }
+
+  /** True once the end of the recording has been handled: the pump stops. */
+  finish(): void {
+    this.finished = true;
+  }
+
+  get eventsLeft(): boolean {
+    return this.peek() !== null;
+  }
+
+  private mismatch(ev: TraceEvent, attempted: string): never {
+    this.diverge(`event ${ev.index}: the recording has ${this.describeEvent(ev)}`, attempted);
+  }
+
+  diverge(what: string, attempted?: string): never {
+    const location = programLocation(new Error().stack, real.processCwd());
+    const lines = [`retrace: replay diverged: ${what}`];
+    if (attempted) lines.push(`retrace:   the program attempted ${attempted}`);
+    lines.push(`retrace:   at ${location}`);
+    this.stop(lines.join('\n'), DIVERGED_EXIT_CODE);
+  }
+
+  private stopTruncated(): never {
+    this.stop(`retrace: recording ends here (truncated): ${this.trace.truncation}`, TRUNCATED_EXIT_CODE);
+  }
+
+  private stop(message: string, code: number): never {
+    this.finished = true;
+    real.writeSync(2, `${message}\n`);
+    return real.reallyExit(code);
+  }
+}
+
+function sameArgs(recorded: unknown, attempted: unknown): boolean {
+  return encodeValue(recorded).equals(encodeValue(attempted));
+}

@@ -1,0 +1,403 @@
+// The value codec: a small, self-describing binary encoding for the values that cross the boundary.
+//
+// Why not JSON or v8.serialize: JSON loses Buffers, undefined, BigInt, -0 and errors; v8.serialize is
+// tied to the V8 version, and a recording made on Node 24 must replay on Node 22. This format is
+// documented in docs/trace-format.md and stays stable across Node versions.
+
+export const enum Tag {
+  Undefined = 0,
+  Null = 1,
+  False = 2,
+  True = 3,
+  Int = 4, // zig-zag varint, safe integers only
+  Float = 5, // float64 LE
+  String = 6, // varint byte length + UTF-8
+  Bytes = 7, // varint length + raw bytes; decodes to Buffer
+  Array = 8, // varint count + values
+  Object = 9, // varint count + (string key, value) pairs
+  BigInt = 10, // string form
+  Error = 11, // name, message, stack (string|undefined), then an Object of own properties
+  Date = 12, // float64 time value
+  TypedArray = 13, // u8 kind + varint byte length + bytes
+  ArrayBuffer = 14, // varint length + bytes
+  Map = 15, // varint count + (value, value) pairs
+  Set = 16, // varint count + values
+  Unencodable = 17, // string description (functions, symbols, cycles): kept for display only
+}
+
+const TYPED_KINDS = [
+  Uint8Array, Int8Array, Uint8ClampedArray, Uint16Array, Int16Array, Uint32Array, Int32Array,
+  Float32Array, Float64Array, BigUint64Array, BigInt64Array,
+] as const;
+
+const textEncoder = new TextEncoder();
+const textDecoder = new TextDecoder();
+
+/** A growable byte buffer with the primitive writes the trace needs. Reused, never reallocated per event. */
+export class ByteWriter {
+  buf: Buffer;
+  view: DataView;
+  pos = 0;
+
+  constructor(initialSize = 1 << 16) {
+    this.buf = Buffer.allocUnsafe(initialSize);
+    this.view = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength);
+  }
+
+  ensure(extra: number): void {
+    const need = this.pos + extra;
+    if (need <= this.buf.length) return;
+    let size = this.buf.length * 2;
+    while (size < need) size *= 2;
+    const next = Buffer.allocUnsafe(size);
+    this.buf.copy(next, 0, 0, this.pos);
+    this.buf = next;
+    this.view = new DataView(next.buffer, next.byteOffset, next.byteLength);
+  }
+
+  u8(v: number): void {
+    this.ensure(1);
+    this.buf[this.pos++] = v;
+  }
+
+  varint(v: number): void {
+    // Unsigned LEB128 for 0 <= v < 2^53.
+    this.ensure(8);
+    while (v >= 0x80) {
+      this.buf[this.pos++] = (v % 0x80) | 0x80;
+      v = Math.floor(v / 0x80);
+    }
+    this.buf[this.pos++] = v;
+  }
+
+  f64(v: number): void {
+    this.ensure(8);
+    this.view.setFloat64(this.pos, v, true);
+    this.pos += 8;
+  }
+
+  u32(v: number): void {
+    this.ensure(4);
+    this.view.setUint32(this.pos, v, true);
+    this.pos += 4;
+  }
+
+  bytes(b: Uint8Array): void {
+    this.varint(b.length);
+    this.ensure(b.length);
+    this.buf.set(b, this.pos);
+    this.pos += b.length;
+  }
+
+  string(s: string): void {
+    // Worst case 3 bytes per UTF-16 unit; encodeInto avoids an intermediate allocation.
+    const max = s.length * 3;
+    if (max < 128) {
+      this.ensure(1 + max);
+      const start = this.pos + 1;
+      const { written } = textEncoder.encodeInto(s, this.buf.subarray(start, start + max));
+      this.buf[this.pos] = written;
+      this.pos = start + written;
+      return;
+    }
+    const encoded = textEncoder.encode(s);
+    this.bytes(encoded);
+  }
+
+  /** Takes the written bytes (a copy) and resets the writer for reuse. */
+  take(): Buffer {
+    const out = Buffer.from(this.buf.subarray(0, this.pos));
+    this.pos = 0;
+    return out;
+  }
+}
+
+export class ByteReader {
+  pos = 0;
+  private view: DataView;
+
+  constructor(readonly buf: Buffer, start = 0, readonly end = buf.length) {
+    this.pos = start;
+    this.view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  }
+
+  get done(): boolean {
+    return this.pos >= this.end;
+  }
+
+  private need(n: number): void {
+    if (this.pos + n > this.end) throw new CorruptTraceError('an event runs past the end of its chunk');
+  }
+
+  u8(): number {
+    this.need(1);
+    return this.buf[this.pos++]!;
+  }
+
+  varint(): number {
+    let result = 0;
+    let scale = 1;
+    for (;;) {
+      const b = this.u8();
+      result += (b & 0x7f) * scale;
+      if (b < 0x80) return result;
+      scale *= 0x80;
+      if (scale > 2 ** 56) throw new CorruptTraceError('varint too long');
+    }
+  }
+
+  f64(): number {
+    this.need(8);
+    const v = this.view.getFloat64(this.pos, true);
+    this.pos += 8;
+    return v;
+  }
+
+  u32(): number {
+    this.need(4);
+    const v = this.view.getUint32(this.pos, true);
+    this.pos += 4;
+    return v;
+  }
+
+  rawBytes(): Buffer {
+    const n = this.varint();
+    this.need(n);
+    const out = this.buf.subarray(this.pos, this.pos + n);
+    this.pos += n;
+    return out;
+  }
+
+  string(): string {
+    return textDecoder.decode(this.rawBytes());
+  }
+}
+
+export class CorruptTraceError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'CorruptTraceError';
+  }
+}
+
+/** Own enumerable properties of an error worth keeping (code, errno, syscall, path, status...). */
+function errorProps(err: Error): Record<string, unknown> {
+  const props: Record<string, unknown> = {};
+  for (const key of Object.keys(err)) {
+    if (key === 'stack' || key === 'message') continue;
+    props[key] = (err as unknown as Record<string, unknown>)[key];
+  }
+  if ('cause' in err && !Object.prototype.propertyIsEnumerable.call(err, 'cause')) props.cause = err.cause;
+  return props;
+}
+
+export function writeValue(w: ByteWriter, value: unknown, depth = 0): void {
+  switch (typeof value) {
+    case 'undefined':
+      w.u8(Tag.Undefined);
+      return;
+    case 'boolean':
+      w.u8(value ? Tag.True : Tag.False);
+      return;
+    case 'number':
+      if (Number.isSafeInteger(value) && !Object.is(value, -0)) {
+        w.u8(Tag.Int);
+        w.varint(value >= 0 ? value * 2 : -value * 2 - 1);
+      } else {
+        w.u8(Tag.Float);
+        w.f64(value);
+      }
+      return;
+    case 'string':
+      w.u8(Tag.String);
+      w.string(value);
+      return;
+    case 'bigint':
+      w.u8(Tag.BigInt);
+      w.string(value.toString());
+      return;
+    case 'function':
+    case 'symbol':
+      w.u8(Tag.Unencodable);
+      w.string(typeof value === 'function' ? `[function ${value.name || 'anonymous'}]` : String(value));
+      return;
+  }
+  if (value === null) {
+    w.u8(Tag.Null);
+    return;
+  }
+  if (depth > 64) {
+    w.u8(Tag.Unencodable);
+    w.string('[nested too deeply]');
+    return;
+  }
+  const d = depth + 1;
+  if (Buffer.isBuffer(value)) {
+    w.u8(Tag.Bytes);
+    w.bytes(value);
+    return;
+  }
+  if (ArrayBuffer.isView(value)) {
+    if (value instanceof DataView) {
+      w.u8(Tag.TypedArray);
+      w.u8(0);
+      w.bytes(new Uint8Array(value.buffer, value.byteOffset, value.byteLength));
+      return;
+    }
+    const kind = TYPED_KINDS.findIndex((C) => value instanceof C);
+    w.u8(Tag.TypedArray);
+    w.u8(kind < 0 ? 0 : kind);
+    w.bytes(new Uint8Array(value.buffer, value.byteOffset, value.byteLength));
+    return;
+  }
+  if (value instanceof ArrayBuffer) {
+    w.u8(Tag.ArrayBuffer);
+    w.bytes(new Uint8Array(value));
+    return;
+  }
+  if (Array.isArray(value)) {
+    w.u8(Tag.Array);
+    w.varint(value.length);
+    for (let i = 0; i < value.length; i++) writeValue(w, value[i], d);
+    return;
+  }
+  if (value instanceof Error) {
+    w.u8(Tag.Error);
+    w.string(value.name);
+    w.string(value.message);
+    writeValue(w, typeof value.stack === 'string' ? value.stack : undefined, d);
+    writeObject(w, errorProps(value), d);
+    return;
+  }
+  if (value instanceof Date) {
+    w.u8(Tag.Date);
+    w.f64(value.getTime());
+    return;
+  }
+  if (value instanceof Map) {
+    w.u8(Tag.Map);
+    w.varint(value.size);
+    for (const [k, v] of value) {
+      writeValue(w, k, d);
+      writeValue(w, v, d);
+    }
+    return;
+  }
+  if (value instanceof Set) {
+    w.u8(Tag.Set);
+    w.varint(value.size);
+    for (const v of value) writeValue(w, v, d);
+    return;
+  }
+  writeObject(w, value as Record<string, unknown>, d);
+}
+
+function writeObject(w: ByteWriter, obj: Record<string, unknown>, depth: number): void {
+  const keys = Object.keys(obj);
+  w.u8(Tag.Object);
+  w.varint(keys.length);
+  for (const key of keys) {
+    w.string(key);
+    writeValue(w, obj[key], depth);
+  }
+}
+
+const ERROR_CLASSES: Record<string, ErrorConstructor> = {
+  Error, TypeError, RangeError, SyntaxError, ReferenceError, EvalError, URIError,
+};
+
+export function readValue(r: ByteReader): unknown {
+  const tag = r.u8();
+  switch (tag) {
+    case Tag.Undefined:
+      return undefined;
+    case Tag.Null:
+      return null;
+    case Tag.False:
+      return false;
+    case Tag.True:
+      return true;
+    case Tag.Int: {
+      const z = r.varint();
+      return z % 2 === 0 ? z / 2 : -(z + 1) / 2;
+    }
+    case Tag.Float:
+      return r.f64();
+    case Tag.String:
+      return r.string();
+    case Tag.Bytes:
+      return Buffer.from(r.rawBytes());
+    case Tag.Array: {
+      const n = r.varint();
+      const out = new Array(n);
+      for (let i = 0; i < n; i++) out[i] = readValue(r);
+      return out;
+    }
+    case Tag.Object:
+      return readObjectBody(r);
+    case Tag.BigInt:
+      return BigInt(r.string());
+    case Tag.Error: {
+      const name = r.string();
+      const message = r.string();
+      const stack = readValue(r);
+      if (r.u8() !== Tag.Object) throw new CorruptTraceError('error without properties');
+      const props = readObjectBody(r);
+      const Ctor = ERROR_CLASSES[name] ?? Error;
+      const err = new Ctor(message);
+      if (err.name !== name) Object.defineProperty(err, 'name', { value: name, writable: true, configurable: true });
+      if (typeof stack === 'string') Object.defineProperty(err, 'stack', { value: stack, writable: true, configurable: true });
+      Object.assign(err, props);
+      return err;
+    }
+    case Tag.Date:
+      return new Date(r.f64());
+    case Tag.TypedArray: {
+      const kind = r.u8();
+      const bytes = r.rawBytes();
+      const Ctor = TYPED_KINDS[kind] ?? Uint8Array;
+      const copy = new Uint8Array(bytes).buffer; // aligned copy
+      return new Ctor(copy);
+    }
+    case Tag.ArrayBuffer:
+      return new Uint8Array(r.rawBytes()).buffer;
+    case Tag.Map: {
+      const n = r.varint();
+      const m = new Map();
+      for (let i = 0; i < n; i++) m.set(readValue(r), readValue(r));
+      return m;
+    }
+    case Tag.Set: {
+      const n = r.varint();
+      const s = new Set();
+      for (let i = 0; i < n; i++) s.add(readValue(r));
+      return s;
+    }
+    case Tag.Unencodable:
+      return r.string();
+    default:
+      throw new CorruptTraceError(`unknown value tag ${tag}`);
+  }
+}
+
+function readObjectBody(r: ByteReader): Record<string, unknown> {
+  const n = r.varint();
+  const obj: Record<string, unknown> = {};
+  for (let i = 0; i < n; i++) {
+    const key = r.string();
+    obj[key] = readValue(r);
+  }
+  return obj;
+}
+
+/** Encodes a value on its own: used to compare arguments byte for byte. */
+const scratch = new ByteWriter(1 << 12);
+export function encodeValue(value: unknown): Buffer {
+  scratch.pos = 0;
+  writeValue(scratch, value);
+  return Buffer.from(scratch.buf.subarray(0, scratch.pos));
+}
+
+export function decodeValue(buf: Buffer): unknown {
+  return readValue(new ByteReader(buf));
+}

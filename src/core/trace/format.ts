@@ -1,0 +1,77 @@
+// Constants of the trace file format. docs/trace-format.md is the prose version of this file;
+// change both together, and bump FORMAT_VERSION on any incompatible change.
+
+export const MAGIC = Buffer.from('RETRACE\n', 'latin1');
+export const FORMAT_VERSION = 1;
+/** Bytes before the first chunk: MAGIC then u16 format version. */
+export const PREAMBLE_SIZE = MAGIC.length + 2;
+
+export const enum ChunkType {
+  Header = 1, // JSON: TraceHeader
+  Events = 2, // binary events
+  Modules = 3, // JSON: ModuleHash[] loaded since the previous Modules chunk
+  End = 4, // JSON: TraceEnd, written once when the process exits normally
+}
+
+/** Chunk codec flags: how the stored bytes were transformed from the raw bytes (applied in this order). */
+export const enum ChunkCodec {
+  None = 0,
+  Deflate = 1,
+}
+
+/** type u8, codec u8, raw length u32, stored length u32, crc32 of stored bytes u32. */
+export const CHUNK_HEADER_SIZE = 14;
+
+/** Channel shapes: how an event's payload is laid out after its channel id. */
+export const enum Shape {
+  /** One value: a reading of the outside world (Date.now, Math.random). */
+  Value = 0,
+  /** A synchronous call: args value, outcome u8 (0 returned, 1 threw), result value. */
+  Call = 1,
+  /** The start of an asynchronous operation: request id varint, args value. Its results come as Deliver events. */
+  Request = 2,
+}
+
+/** Engine channels, present in every trace with fixed ids. */
+export const enum EngineChannel {
+  /** Defines a channel: id varint, name string, shape u8. Not counted as an event. */
+  Define = 0,
+  /** The event loop entered JavaScript for a request: request id varint, payload value. */
+  Deliver = 1,
+}
+
+export const FIRST_USER_CHANNEL = 2;
+
+export interface TraceHeader {
+  format: number;
+  retraceVersion: string;
+  nodeVersion: string;
+  platform: string;
+  arch: string;
+  /** This process's number within the recording (0 is the first recorded process). */
+  process: number;
+  /** The recorded parent's process number, when the parent was recorded too. */
+  parent: number | null;
+  pid: number;
+  ppid: number;
+  argv: string[];
+  execArgv: string[];
+  execPath: string;
+  cwd: string;
+  startTime: number;
+  timeZone: string;
+  locale: string;
+}
+
+export interface ModuleHash {
+  url: string;
+  sha256: string;
+}
+
+export interface TraceEnd {
+  endTime: number;
+  events: number;
+  exitCode: number | null;
+  signal: string | null;
+  reason: 'exit' | 'signal';
+}

@@ -1,0 +1,38 @@
+// Names shared by the CLI and the in-process runtime: environment variables, file names, locations.
+import * as path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { real } from '../core/originals.js';
+
+export const ENV = {
+  /** 'record' or 'replay': set by the CLI for the program's processes. */
+  mode: 'RETRACE_MODE',
+  /** Record: the recording folder. */
+  dir: 'RETRACE_DIR',
+  /** Record: the process number of the recorded parent. */
+  parent: 'RETRACE_PARENT',
+  /** Replay: the trace file to replay. */
+  trace: 'RETRACE_TRACE',
+  /** Replay: the project folder the recording is replayed in (the recording's cwd maps to it). */
+  replayRoot: 'RETRACE_REPLAY_ROOT',
+  /** Replay: how long to wait for unrecorded work before reporting a stall, in ms. */
+  stallMs: 'RETRACE_STALL_MS',
+} as const;
+
+/** The package root (the folder holding package.json). */
+export const packageRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+
+export function preloadUrl(): string {
+  return pathToFileURL(path.join(packageRoot, 'dist', 'src', 'runtime', 'preload.js')).href;
+}
+
+export function traceFileName(processNumber: number): string {
+  return `p${processNumber}.rtrc`;
+}
+
+export const TRACE_FILE_PATTERN = /^p(\d+)\.rtrc$/;
+
+let version: string | undefined;
+export function retraceVersion(): string {
+  version ??= (JSON.parse(String(real.readFileSync(path.join(packageRoot, 'package.json'), 'utf8'))) as { version: string }).version;
+  return version;
+}

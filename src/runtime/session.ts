@@ -1,0 +1,119 @@
+// Starts recording or replaying inside a program's process. Loaded by runtime/preload.ts through
+// `--import`, before the program's own modules.
+import * as path from 'node:path';
+import { syncBuiltinESMExports } from 'node:module';
+import { boundaries } from '../boundary/index.js';
+import type { SessionContext } from '../boundary/boundary.js';
+import type { Engine } from '../core/engine.js';
+import { real } from '../core/originals.js';
+import { Recorder } from '../core/recorder.js';
+import { Replayer } from '../core/replayer.js';
+import { FORMAT_VERSION, type TraceHeader } from '../core/trace/format.js';
+import { TraceError, TraceFile } from '../core/trace/reader.js';
+import { TraceWriter } from '../core/trace/writer.js';
+import { ENV, preloadUrl, retraceVersion, traceFileName } from './paths.js';
+
+/** Exit status when a replay cannot start (missing or unreadable recording). */
+export const REPLAY_SETUP_EXIT_CODE = 2;
+
+export function startRecording(dir: string): void {
+  const { fd, number } = claimProcessNumber(dir);
+  const parent = process.env[ENV.parent];
+  const header: TraceHeader = {
+    format: FORMAT_VERSION,
+    retraceVersion: retraceVersion(),
+    nodeVersion: process.version,
+    platform: process.platform,
+    arch: process.arch,
+    process: number,
+    parent: parent !== undefined && /^\d+$/.test(parent) ? Number(parent) : null,
+    pid: process.pid,
+    ppid: process.ppid,
+    argv: [...process.argv],
+    execArgv: [...process.execArgv],
+    execPath: process.execPath,
+    cwd: real.processCwd(),
+    startTime: real.dateNow(),
+    timeZone: Intl.DateTimeFormat().resolvedOptions().timeZone,
+    locale: Intl.DateTimeFormat().resolvedOptions().locale,
+  };
+  const writer = new TraceWriter(fd, header);
+  const engine = new Recorder(writer);
+  let finished = false;
+  const session: SessionContext = {
+    header,
+    childEnv: () => ({
+      [ENV.mode]: 'record',
+      [ENV.dir]: dir,
+      [ENV.parent]: String(number),
+      NODE_OPTIONS: withPreload(process.env.NODE_OPTIONS),
+    }),
+    finishRecording: ({ exitCode, signal, reason }) => {
+      if (finished) return;
+      finished = true;
+      writer.close({ endTime: real.dateNow(), events: writer.eventCount, exitCode, signal, reason });
+    },
+  };
+  install(engine, session);
+  // Bound the loss on a hard kill: a partly filled chunk is written at least this often.
+  real.setInterval(() => writer.flush(), 200).unref();
+}
+
+export function startReplay(traceFile: string): void {
+  let trace: TraceFile;
+  try {
+    trace = TraceFile.open(traceFile);
+  } catch (err) {
+    if (err instanceof TraceError) {
+      real.writeSync(2, `retrace: ${err.message}\n`);
+      real.reallyExit(REPLAY_SETUP_EXIT_CODE);
+    }
+    throw err;
+  }
+  const header = trace.header;
+  const replayRoot = process.env[ENV.replayRoot] ?? real.processCwd();
+  const engine = new Replayer(trace, {
+    recordedRoot: header.cwd,
+    replayRoot,
+    stallMs: Number(process.env[ENV.stallMs] ?? 10_000),
+  });
+  const session: SessionContext = {
+    header,
+    childEnv: () => ({}),
+    finishRecording: () => {},
+  };
+  install(engine, session);
+  engine.schedulePump();
+}
+
+function install(engine: Engine, session: SessionContext): void {
+  for (const b of boundaries) {
+    try {
+      b.install(engine, session);
+    } catch (err) {
+      // Never take the program down: say what is not covered and carry on.
+      real.writeSync(2, `retrace: warning: the ${b.name} boundary could not be installed (${(err as Error).message}); ${engine.recording ? 'this recording will not replay faithfully' : 'replay may diverge'}\n`);
+    }
+  }
+  // ESM `import { x } from 'node:fs'` bindings follow the patched CommonJS exports only after this.
+  syncBuiltinESMExports();
+}
+
+/** Each recorded process claims the lowest free number; creation is exclusive, so processes never collide. */
+function claimProcessNumber(dir: string): { fd: number; number: number } {
+  real.mkdirSync(dir, { recursive: true });
+  for (let n = 0; ; n++) {
+    try {
+      return { fd: real.openSync(path.join(dir, traceFileName(n)), 'wx'), number: n };
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+  }
+}
+
+/** NODE_OPTIONS with our preload, added once. */
+export function withPreload(nodeOptions: string | undefined): string {
+  const flag = `--import=${JSON.stringify(preloadUrl())}`;
+  const current = nodeOptions ?? '';
+  return current.includes(preloadUrl()) ? current : `${current} ${flag}`.trim();
+}
