@@ -11,6 +11,7 @@ import { timersBoundary } from './timers.js';
 import { fsBoundary } from './fs.js';
 import { childProcessBoundary } from './child-process.js';
 import { stdinBoundary } from './stdin.js';
+import { threadpoolBoundary } from './threadpool.js';
 
 export const boundaries: readonly Boundary[] = [
   processBoundary,
@@ -22,4 +23,5 @@ export const boundaries: readonly Boundary[] = [
   fsBoundary,
   childProcessBoundary,
   stdinBoundary,
+  threadpoolBoundary,
 ];

@@ -56,6 +56,13 @@ export interface Engine {
    */
   onUnsolicited(channel: number, handler: DeliveryHandler): void;
 
+  /**
+   * Replay: real work is running that the recording is waiting for (deterministic work run live,
+   * like zlib); the sequencer waits for it instead of reporting the program idle. Call the returned
+   * function when it completes.
+   */
+  realWork(): () => void;
+
   /** Maps a path the program uses in replay to the path it had in the recording (a moved project). */
   recordedPath(path: string): string;
 

@@ -89,6 +89,10 @@ export class Recorder implements Engine {
   forget(_reqId: number): void {}
   onUnsolicited(_channel: number, _handler: DeliveryHandler): void {}
 
+  realWork(): () => void {
+    return () => {};
+  }
+
   recordedPath(path: string): string {
     return path;
   }

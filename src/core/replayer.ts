@@ -44,6 +44,7 @@ export class Replayer implements Engine {
   private depth = 0;
   private pumpScheduled = false;
   private stalledSince = 0;
+  private realWorkInFlight = 0;
   private finished = false;
   /** Called when the recording's end event is reached; set by the process boundary. */
   constructor(readonly trace: TraceFile, private readonly options: ReplayerOptions) {
@@ -169,6 +170,16 @@ export class Replayer implements Engine {
     this.unsolicited.set(this.names[channel]!, handler);
   }
 
+  realWork(): () => void {
+    this.realWorkInFlight++;
+    let done = false;
+    return () => {
+      if (done) return;
+      done = true;
+      this.realWorkInFlight--;
+    };
+  }
+
   recordedPath(p: string): string {
     const { recordedRoot, replayRoot } = this.options;
     if (recordedRoot === replayRoot) return p;
@@ -224,10 +235,11 @@ export class Replayer implements Engine {
   };
 
   private waitForProgram(ev: TraceEvent): void {
-    const busy = process.getActiveResourcesInfo().filter((r) => r !== 'Immediate' || this.pending.size === 0);
+    const busy = process.getActiveResourcesInfo();
     const now = real.dateNow();
-    if (this.stalledSince === 0) this.stalledSince = now;
-    const realWork = busy.length > 0;
+    // Work we started ourselves is known to finish; only unexplained waiting counts towards a stall.
+    if (this.stalledSince === 0 || this.realWorkInFlight > 0) this.stalledSince = now;
+    const realWork = busy.length > 0 || this.realWorkInFlight > 0;
     if (realWork && now - this.stalledSince < this.options.stallMs) {
       this.pumpScheduled = true;
       real.setTimeout(this.pump, 1);
