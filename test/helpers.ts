@@ -39,6 +39,8 @@ function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env };
   for (const key of Object.keys(env)) if (key.startsWith('RETRACE_')) delete env[key];
   delete env.NODE_TEST_CONTEXT; // else a node --test child would report to our runner
+  // `node` in a recorded command is the Node.js running the tests (22 or 24), not another on PATH.
+  env.PATH = `${path.dirname(process.execPath)}${path.delimiter}${env.PATH ?? ''}`;
   return { ...env, ...extra };
 }
 

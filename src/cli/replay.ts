@@ -37,6 +37,7 @@ export async function replay(opts: ReplayOptions): Promise<number> {
     say(`warning: recorded with Node.js ${header.nodeVersion}, replaying with ${process.version}`);
   }
 
+  say(`replaying process ${header.process}: ${[path.basename(header.argv[0] ?? 'node'), ...header.execArgv, ...header.argv.slice(1)].join(' ')}`);
   const args = [...opts.nodeFlags, `--import=${preloadUrl()}`, ...header.execArgv.map(mapPath), ...scriptArgs];
   const env: NodeJS.ProcessEnv = {
     ...process.env,
