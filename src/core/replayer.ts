@@ -201,6 +201,13 @@ export class Replayer implements Engine {
    * recorded event is a delivery the program is waiting for, make it; if it is a call the program
    * has yet to make, wait for real work still in flight, or report that the program went idle.
    */
+  /** The sequencer's retry while waiting for real work: its own Timeout must not count as work. */
+  private polling = false;
+  private readonly poll = (): void => {
+    this.pump();
+    this.polling = false;
+  };
+
   private readonly pump = (): void => {
     this.pumpScheduled = false;
     if (this.finished) return;
@@ -235,14 +242,15 @@ export class Replayer implements Engine {
   };
 
   private waitForProgram(ev: TraceEvent): void {
-    const busy = process.getActiveResourcesInfo();
+    const busy = realResourcesInFlight(this.polling);
     const now = real.dateNow();
     // Work we started ourselves is known to finish; only unexplained waiting counts towards a stall.
     if (this.stalledSince === 0 || this.realWorkInFlight > 0) this.stalledSince = now;
     const realWork = busy.length > 0 || this.realWorkInFlight > 0;
     if (realWork && now - this.stalledSince < this.options.stallMs) {
       this.pumpScheduled = true;
-      real.setTimeout(this.pump, 1);
+      this.polling = true;
+      real.setTimeout(this.poll, 1);
       return;
     }
     const expected = this.describeEvent(ev);
@@ -284,7 +292,7 @@ export class Replayer implements Engine {
     const location = programLocation(new Error().stack, real.processCwd());
     const lines = [`retrace: replay diverged: ${what}`];
     if (attempted) lines.push(`retrace:   the program attempted ${attempted}`);
-    lines.push(`retrace:   at ${location}`);
+    if (location) lines.push(`retrace:   at ${location}`);
     this.stop(lines.join('\n'), DIVERGED_EXIT_CODE);
   }
 
@@ -297,6 +305,19 @@ export class Replayer implements Engine {
     real.writeSync(2, `${message}\n`);
     return real.reallyExit(code);
   }
+}
+
+/**
+ * The kinds of real work the program still has in flight. The program's stdio handles are not work,
+ * and neither is the Timeout that is running the sequencer's own retry.
+ */
+function realResourcesInFlight(fromPollTimer: boolean): string[] {
+  const busy = process.getActiveResourcesInfo().filter((r) => r !== 'PipeWrap' && r !== 'TTYWrap');
+  if (fromPollTimer) {
+    const own = busy.indexOf('Timeout');
+    if (own >= 0) busy.splice(own, 1);
+  }
+  return busy;
 }
 
 function sameArgs(recorded: unknown, attempted: unknown): boolean {

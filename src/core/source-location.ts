@@ -32,10 +32,13 @@ export function programFrames(stack: string | undefined): SourceFrame[] {
   return frames;
 }
 
-/** `file:line:col` of the program's call site, relative to cwd when inside it; with the first frame outside node_modules when that differs. */
-export function programLocation(stack: string | undefined, cwd = process.cwd()): string {
+/**
+ * `file:line:col` of the program's call site, relative to cwd when inside it, with the first frame
+ * outside node_modules when that differs; null when no program code is on the stack.
+ */
+export function programLocation(stack: string | undefined, cwd = process.cwd()): string | null {
   const frames = programFrames(stack);
-  if (frames.length === 0) return 'no program frame on the stack (called from the event loop)';
+  if (frames.length === 0) return null;
   const show = (f: SourceFrame) => {
     const rel = path.relative(cwd, f.file);
     return `${rel.startsWith('..') ? f.file : rel}:${f.line}:${f.column}`;
