@@ -5,7 +5,14 @@ import { ENV } from './paths.js';
 import { startRecording, startReplay } from './session.js';
 
 /** Package-manager and launcher processes: their children are the program, they are not. */
-const LAUNCHERS = /[\\/](npm-cli|npx-cli|npm-prefix|yarn|pnpm|corepack)\.c?js$|[\\/]node_modules[\\/](npm|yarn|pnpm|corepack)[\\/]|[\\/]node_modules[\\/]tsx[\\/]dist[\\/]cli\.m?js$/;
+const LAUNCHERS = new RegExp(
+  [
+    String.raw`[\/](npm|npx|yarn|yarnpkg|pnpm|pnpx|corepack)$`, // bin links: /usr/bin/npm
+    String.raw`[\/](npm-cli|npx-cli|npm-prefix|yarn|pnpm|corepack)\.c?js$`,
+    String.raw`[\/]node_modules[\/](npm|yarn|pnpm|corepack)[\/]`,
+    String.raw`[\/]node_modules[\/](\.bin[\/]tsx|tsx[\/]dist[\/]cli\.m?js)$`,
+  ].join('|'),
+);
 
 const mode = process.env[ENV.mode];
 const script = process.argv[1] ?? '';
