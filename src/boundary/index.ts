@@ -12,6 +12,7 @@ import { fsBoundary } from './fs.js';
 import { childProcessBoundary } from './child-process.js';
 import { stdinBoundary } from './stdin.js';
 import { threadpoolBoundary } from './threadpool.js';
+import { workersBoundary } from './workers.js';
 
 export const boundaries: readonly Boundary[] = [
   processBoundary,
@@ -24,4 +25,5 @@ export const boundaries: readonly Boundary[] = [
   childProcessBoundary,
   stdinBoundary,
   threadpoolBoundary,
+  workersBoundary,
 ];

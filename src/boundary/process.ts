@@ -36,12 +36,14 @@ function installIdentity(engine: Engine, session: SessionContext): void {
   // the replaying machine has. Later changes by the program are its own and need no recording.
   const envCh = engine.channel('process.env', Shape.Value);
   const env = engine.value(envCh, () => ({ ...process.env }));
+  const header = session.header;
   if (engine.replaying) {
     for (const key of Object.keys(process.env)) delete process.env[key];
     Object.assign(process.env, env as Record<string, string>);
+    // Node resets the time zone when TZ is removed: keep the recorded zone, so local times match.
+    process.env.TZ ??= header.timeZone;
   }
 
-  const header = session.header;
   if (engine.replaying) {
     process.argv.splice(0, process.argv.length, ...header.argv);
     process.execArgv.splice(0, process.execArgv.length, ...header.execArgv);
