@@ -2,7 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { describeRun, record, replay, workdir, writeFiles } from './helpers.js';
+import { spawnSync } from 'node:child_process';
+import { describeRun, record, replay, repoRoot, workdir, writeFiles } from './helpers.js';
 
 test('changed code that makes another call stops replay with a report naming both calls and the line', () => {
   const dir = workdir();
@@ -66,4 +67,27 @@ console.log(first.value);
   const rep = replay(dir);
   assert.equal(rep.status, 86, describeRun(rep));
   assert.match(rep.stderr, /at app\.ts:6:\d+/);
+});
+
+test('compiled TypeScript with source maps: the report names the original .ts line', () => {
+  const dir = workdir();
+  const source = `interface Reading { value: number }
+
+function read(): Reading {
+  return { value: Math.random() };
+}
+console.log(read().value);
+`;
+  writeFiles(dir, { 'src/app.ts': source });
+  const tsc = (text: string) => {
+    fs.writeFileSync(path.join(dir, 'src/app.ts'), text);
+    const r = spawnSync(process.execPath, [path.join(repoRoot, 'node_modules/typescript/bin/tsc'), '--sourceMap', '--outDir', 'dist', '--target', 'es2022', 'src/app.ts'], { cwd: dir, encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stdout + r.stderr);
+  };
+  tsc(source);
+  assert.equal(record(dir, ['node', 'dist/app.js']).status, 0);
+  tsc(source.replace('Math.random()', 'Math.random() + Date.now()'));
+  const rep = replay(dir);
+  assert.equal(rep.status, 86, describeRun(rep));
+  assert.match(rep.stderr, /attempted time\.Date\.now\(\)\nretrace:   at src\/app\.ts:4:40\n/);
 });

@@ -265,7 +265,9 @@ export class Replayer implements Engine {
   describeEvent(ev: TraceEvent): string {
     switch (ev.kind) {
       case 'value':
-        return `${ev.channel.name}() → ${describeValue(ev.value)}`;
+        return this.unsolicited.has(ev.channel.name)
+          ? `${ev.channel.name} ${describeValue(ev.value)} (delivered by the event loop)`
+          : `${ev.channel.name}() → ${describeValue(ev.value)}`;
       case 'call':
         return `${describeCall(ev.channel.name, ev.args)}${ev.threw ? ' threw ' : ' → '}${describeValue(ev.result, 120)}`;
       case 'request':

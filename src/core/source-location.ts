@@ -1,8 +1,10 @@
 // Finds the program's own source line in a stack: the first frame that is neither retrace's own
 // code nor Node's internals. Node applies source maps to stacks when they are enabled (tsx and
 // --enable-source-maps do), and type stripping keeps .ts positions, so frames name the .ts file.
+import { SourceMap } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import * as path from 'node:path';
+import { real } from './originals.js';
 
 const ownRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -27,9 +29,44 @@ export function programFrames(stack: string | undefined): SourceFrame[] {
     if (!m) continue;
     const file = m[1]!;
     if (isOwnOrInternal(file)) continue;
-    frames.push({ file: file.startsWith('file://') ? fileURLToPath(file) : file, line: Number(m[2]), column: Number(m[3]) });
+    const frame = { file: file.startsWith('file://') ? fileURLToPath(file) : file, line: Number(m[2]), column: Number(m[3]) };
+    frames.push(originalPosition(frame));
   }
   return frames;
+}
+
+const MAPPING_URL = /\/\/[#@] sourceMappingURL=(\S+)\s*$/;
+
+/**
+ * Where a compiled frame came from, through the file's source map (`tsc --sourceMap`, bundlers).
+ * Node applies source maps to stacks only with --enable-source-maps, which would also change how
+ * the program's own stack traces print in replay; reading the map here changes nothing else.
+ */
+function originalPosition(frame: SourceFrame): SourceFrame {
+  if (!/\.[cm]?js$/.test(frame.file)) return frame;
+  try {
+    const code = String(real.readFileSync(frame.file, 'utf8'));
+    const url = MAPPING_URL.exec(code.slice(-4096))?.[1];
+    if (!url) return frame;
+    let mapText: string;
+    let base = path.dirname(frame.file);
+    if (url.startsWith('data:')) {
+      const comma = url.indexOf(',');
+      const data = url.slice(comma + 1);
+      mapText = url.slice(0, comma).endsWith(';base64') ? Buffer.from(data, 'base64').toString('utf8') : decodeURIComponent(data);
+    } else {
+      const mapFile = url.startsWith('file:') ? fileURLToPath(url) : path.resolve(base, url);
+      mapText = String(real.readFileSync(mapFile, 'utf8'));
+      base = path.dirname(mapFile);
+    }
+    const map = JSON.parse(mapText) as { sourceRoot?: string };
+    const origin = new SourceMap(map as never).findOrigin(frame.line, frame.column) as { fileName?: string; lineNumber?: number; columnNumber?: number };
+    if (!origin.fileName || origin.lineNumber === undefined) return frame;
+    const source = origin.fileName.startsWith('file:') ? fileURLToPath(origin.fileName) : path.resolve(base, map.sourceRoot ?? '', origin.fileName);
+    return { file: source, line: origin.lineNumber, column: origin.columnNumber ?? 1 };
+  } catch {
+    return frame; // no readable map: the compiled position is still right
+  }
 }
 
 /**
