@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { describeRun, record, replay, retrace, runPlain, workdir, writeFiles } from './helpers.js';
+import * as path from 'node:path';
+import { describeRun, record, replay, repoRoot, retrace, runPlain, workdir, writeFiles } from './helpers.js';
 
 const withoutOurLines = (s: string) => s.replace(/^retrace:.*\n/gm, '');
 
@@ -106,4 +107,26 @@ test('unrecorded runs of these programs really differ', () => {
   const dir = workdir();
   writeFiles(dir, { 'app.js': `console.log(Math.random(), Date.now(), process.pid)` });
   assert.notEqual(runPlain(dir, ['app.js']).stdout, runPlain(dir, ['app.js']).stdout);
+});
+
+test('npx tsx app.ts: the TypeScript loader is tooling, the program is recorded and replays', () => {
+  const dir = workdir();
+  writeFiles(dir, {
+    'app.ts': `enum Coin { Heads = 'heads', Tails = 'tails' }
+class Thrower { constructor(private readonly bias: number) {} throw(): Coin { return Math.random() < this.bias ? Coin.Heads : Coin.Tails; } }
+const t = new Thrower(0.5);
+console.log([1, 2, 3, 4, 5, 6].map(() => t.throw()).join(' '), Date.now());
+`,
+  });
+  const tsx = path.join(repoRoot, 'node_modules', '.bin', 'tsx');
+  const rec = record(dir, [tsx, 'app.ts']);
+  assert.equal(rec.status, 0, describeRun(rec));
+  const info = JSON.parse(retrace(dir, ['info', '--json']).stdout) as { command: string; eventsByKind: Record<string, number> }[];
+  assert.equal(info.length, 1, 'the tsx launcher is passed through');
+  assert.equal(info[0]!.eventsByKind['random.Math.random'], 6);
+  for (let i = 0; i < 2; i++) {
+    const rep = replay(dir, [], { offline: true });
+    assert.equal(rep.status, 0, describeRun(rep));
+    assert.equal(rep.stdout, rec.stdout);
+  }
 });

@@ -1,6 +1,7 @@
 // The boundary: one module per kind of external interaction. Adding a boundary module is adding a
 // file that exports a `Boundary` and listing it here. Order matters: `process` restores the
-// recorded environment before anything else reads it, and `modules` must see module loading first.
+// recorded environment before anything else reads it, and `modules` comes last because it
+// suspends interception (for preloaded tooling) until the program's own code starts loading.
 import type { Boundary } from './boundary.js';
 import { processBoundary } from './process.js';
 import { modulesBoundary } from './modules.js';
@@ -16,7 +17,6 @@ import { workersBoundary } from './workers.js';
 
 export const boundaries: readonly Boundary[] = [
   processBoundary,
-  modulesBoundary,
   timeBoundary,
   randomBoundary,
   osBoundary,
@@ -26,4 +26,5 @@ export const boundaries: readonly Boundary[] = [
   stdinBoundary,
   threadpoolBoundary,
   workersBoundary,
+  modulesBoundary,
 ];

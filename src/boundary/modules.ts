@@ -1,9 +1,12 @@
-// modules: the loading of the program's own code is not a boundary crossing. Node's CommonJS
+// modules: the loading of the program's own code is not a boundary crossing. Neither is what
+// preloaded tooling does before the program starts (tsx's loader, APM agents from node_modules):
+// interception starts with the first module of the program's own, or its main module. Node's CommonJS
 // loader reads sources through the public fs functions, so interception is suspended from
 // Module#load until the module body starts running (Module#_compile). The sources of the user's
 // modules are hashed, so replay can warn when the code changed since the recording.
 import { createHash } from 'node:crypto';
 import Module from 'node:module';
+import * as path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Boundary } from './boundary.js';
 import type { Engine } from '../core/engine.js';
@@ -27,7 +30,9 @@ export const modulesBoundary: Boundary = {
     const load = proto.load;
     const compile = proto._compile;
     const seen = new Set<string>();
+    const endPreloads = preloadZone(engine);
     const note = (url: string, source: string | ArrayBufferView | undefined | null) => {
+      if (endPreloads.active && (isUserFile(url) || endPreloads.isMain(url))) endPreloads.end();
       if (source == null || seen.has(url) || !isUserFile(url)) return;
       seen.add(url);
       const hash = { url, sha256: sha256(source) };
@@ -54,6 +59,28 @@ export const modulesBoundary: Boundary = {
     });
   },
 };
+
+/** Suspends interception from now until the program's own code starts loading. */
+function preloadZone(engine: Engine): { active: boolean; end(): void; isMain(url: string): boolean } {
+  const script = process.argv[1];
+  if (!script) return { active: false, end() {}, isMain: () => false }; // node -e, stdin, REPL: the program is already running
+  let main = path.resolve(script);
+  try {
+    main = String(real.realpathSync(main));
+  } catch {
+    // `node app` without an extension: matched by prefix below
+  }
+  const resume = engine.suspend();
+  const zone = {
+    active: true,
+    end() {
+      zone.active = false;
+      resume();
+    },
+    isMain: (url: string) => url.startsWith('file:') && fileURLToPath(url).startsWith(main),
+  };
+  return zone;
+}
 
 function checkUnchanged(engine: Replayer, hash: ModuleHash): void {
   const recordedUrl = pathToFileURL(engine.recordedPath(fileURLToPath(hash.url))).href;

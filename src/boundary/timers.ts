@@ -6,7 +6,7 @@
 import type { Boundary } from './boundary.js';
 import type { Engine } from '../core/engine.js';
 import { Shape } from '../core/trace/format.js';
-import { builtin, disguise } from './wrap.js';
+import { builtin, disguise, unobservedCallback } from './wrap.js';
 
 const timers = builtin<typeof import('node:timers')>('node:timers');
 const timersPromises = builtin<typeof import('node:timers/promises')>('node:timers/promises');
@@ -97,7 +97,9 @@ export const timersBoundary: Boundary = {
 
     function schedule(ch: number, repeat: boolean, isImmediate: boolean, original: Function, callback: unknown, delay: unknown, args: unknown[]) {
       if (typeof callback !== 'function' || engine.passthrough) {
-        return isImmediate ? original(callback, ...args) : original(callback, delay, ...args);
+        // Work deferred by unobserved code (a loader's cache cleanup) stays unobserved when it runs.
+        const cb = typeof callback === 'function' ? unobservedCallback(engine, callback as Callback) : callback;
+        return isImmediate ? original(cb, ...args) : original(cb, delay, ...args);
       }
       const reqId = engine.request(ch, isImmediate ? [] : [delay === undefined ? null : delay]);
       if (engine.recording) {

@@ -39,7 +39,11 @@ export function wrapCallback(engine: Engine, name: string, original: AnyFn, keyO
   const ch = engine.channel(name, Shape.Request);
   return disguise(function (this: unknown, ...args: any[]) {
     const cbIndex = lastFunctionIndex(args);
-    if (engine.passthrough || cbIndex < 0) return original.apply(this, args);
+    if (cbIndex < 0) return original.apply(this, args);
+    if (engine.passthrough) {
+      args[cbIndex] = unobservedCallback(engine, args[cbIndex] as AnyFn);
+      return original.apply(this, args);
+    }
     const callback = args[cbIndex] as AnyFn;
     const key = keyOf(args.slice(0, cbIndex));
     const reqId = engine.request(ch, key);
@@ -96,6 +100,13 @@ export function settle<T>(engine: Engine, reqId: number, live: () => Promise<T>,
       else reject(value);
     });
   });
+}
+
+/** A callback that runs with interception suspended, like the code that scheduled it. */
+export function unobservedCallback<F extends AnyFn>(engine: Engine, callback: F): F {
+  return function (this: unknown, ...args: unknown[]) {
+    return engine.unobserved(() => callback.apply(this, args));
+  } as F;
 }
 
 export function lastFunctionIndex(args: unknown[]): number {

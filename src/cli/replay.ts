@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { TraceFile } from '../core/trace/reader.js';
-import { ENV, preloadUrl } from '../runtime/paths.js';
+import { ENV, preloadPath } from '../runtime/paths.js';
 import { listTraces, rootProcess, UsageError } from './recording.js';
 import { exitLike, say } from './output.js';
 
@@ -38,7 +38,7 @@ export async function replay(opts: ReplayOptions): Promise<number> {
   }
 
   say(`replaying process ${header.process}: ${[path.basename(header.argv[0] ?? 'node'), ...header.execArgv, ...header.argv.slice(1)].join(' ')}`);
-  const args = [...opts.nodeFlags, `--import=${preloadUrl()}`, ...header.execArgv.map(mapPath), ...scriptArgs];
+  const args = [...opts.nodeFlags, `--require=${preloadPath()}`, ...header.execArgv.map(mapPath), ...scriptArgs];
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     [ENV.mode]: 'replay',

@@ -26,12 +26,14 @@ export interface Engine {
   readonly passthrough: boolean;
   /** Runs `fn` with interception suspended; returns its result. */
   unobserved<T>(fn: () => T): T;
-  /** Runs `fn` with interception back on, inside an `unobserved` section (a module body during loading). */
+  /** Suspends interception until the returned function is called (once); `observed` does not lift it. */
+  suspend(): () => void;
+  /** Runs `fn` with interception back on inside an `unobserved` section (a module body during loading). */
   observed<T>(fn: () => T): T;
 
-  /** A float read from the outside world (Date.now, Math.random). The hot path: no allocation. */
+  /** A float read from the outside world (Date.now, Math.random). The hot path: no allocation. Live, unrecorded, in passthrough. */
   float(channel: number, live: () => number): number;
-  /** A value read from the outside world, with no arguments worth checking. */
+  /** A value read from the outside world, with no arguments worth checking. Live, unrecorded, in passthrough. */
   value<T>(channel: number, live: () => T, revive?: Revive<T>): T;
   /**
    * A synchronous external call. `args` are the arguments that matter for divergence checking,

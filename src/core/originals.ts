@@ -15,6 +15,7 @@ export const real = Object.freeze({
   mkdirSync: fs.mkdirSync,
   readdirSync: fs.readdirSync,
   statSync: fs.statSync,
+  realpathSync: fs.realpathSync,
   deflateRawSync: zlib.deflateRawSync,
   inflateRawSync: zlib.inflateRawSync,
   setImmediate: globalThis.setImmediate,

@@ -25,8 +25,11 @@ export class Recorder implements Engine {
     return id;
   }
 
+  /** Suspensions by `suspend()` (preloaded tooling); unlike `depth`, `observed` does not lift them. */
+  private suspended = 0;
+
   get passthrough(): boolean {
-    return this.depth > 0;
+    return this.depth > 0 || this.suspended > 0;
   }
 
   unobserved<T>(fn: () => T): T {
@@ -36,6 +39,16 @@ export class Recorder implements Engine {
     } finally {
       this.depth--;
     }
+  }
+
+  suspend(): () => void {
+    this.suspended++;
+    let resumed = false;
+    return () => {
+      if (resumed) return;
+      resumed = true;
+      this.suspended--;
+    };
   }
 
   observed<T>(fn: () => T): T {
@@ -50,12 +63,14 @@ export class Recorder implements Engine {
 
   float(channel: number, live: () => number): number {
     const v = live();
+    if (this.passthrough) return v;
     this.writer.writeFloatEvent(channel, v);
     return v;
   }
 
   value<T>(channel: number, live: () => T, _revive?: Revive<T>): T {
     const v = this.unobserved(live);
+    if (this.passthrough) return v;
     this.writer.writeValueEvent(channel, v);
     return v;
   }

@@ -61,8 +61,11 @@ export class Replayer implements Engine {
     return id;
   }
 
+  /** Suspensions by `suspend()` (preloaded tooling); unlike `depth`, `observed` does not lift them. */
+  private suspended = 0;
+
   get passthrough(): boolean {
-    return this.depth > 0;
+    return this.depth > 0 || this.suspended > 0;
   }
 
   unobserved<T>(fn: () => T): T {
@@ -72,6 +75,16 @@ export class Replayer implements Engine {
     } finally {
       this.depth--;
     }
+  }
+
+  suspend(): () => void {
+    this.suspended++;
+    let resumed = false;
+    return () => {
+      if (resumed) return;
+      resumed = true;
+      this.suspended--;
+    };
   }
 
   observed<T>(fn: () => T): T {
@@ -118,16 +131,18 @@ export class Replayer implements Engine {
     return ev.kind === kind && ev.kind !== 'deliver' && ev.channel.name === this.names[channel];
   }
 
-  float(channel: number, _live: () => number): number {
+  float(channel: number, live: () => number): number {
+    if (this.passthrough) return live();
     const ev = this.peek();
     if (ev && ev.kind === 'value' && ev.channel.name === this.names[channel] && typeof ev.value === 'number') {
       this.take();
       return ev.value;
     }
-    return this.value(channel, _live) as number;
+    return this.value(channel, live) as number;
   }
 
-  value<T>(channel: number, _live: () => T, revive?: Revive<T>): T {
+  value<T>(channel: number, live: () => T, revive?: Revive<T>): T {
+    if (this.passthrough) return this.unobserved(live);
     const ev = this.nextFor(() => `${this.names[channel]}()`);
     if (!this.sameChannel(ev, channel, 'value')) this.mismatch(ev, `${this.names[channel]}()`);
     this.take();

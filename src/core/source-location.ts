@@ -6,12 +6,14 @@ import { fileURLToPath } from 'node:url';
 import * as path from 'node:path';
 import { real } from './originals.js';
 
-const ownRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+// Our compiled code, and its TypeScript sources (stacks name those when the program enables source maps).
+const compiledRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const ownRoots = [compiledRoot, path.resolve(compiledRoot, '..', '..', 'src')].map((r) => r + path.sep);
 
 function isOwnOrInternal(file: string): boolean {
-  if (file.startsWith('node:') || !file.includes('/') ) return true;
+  if (file.startsWith('node:') || !file.includes('/')) return true;
   const p = file.startsWith('file://') ? fileURLToPath(file) : file;
-  return p.startsWith(ownRoot + path.sep);
+  return ownRoots.some((root) => p.startsWith(root));
 }
 
 const FRAME = /^\s*at (?:.*? \()?(.+?):(\d+):(\d+)\)?$/;

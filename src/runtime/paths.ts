@@ -1,6 +1,6 @@
 // Names shared by the CLI and the in-process runtime: environment variables, file names, locations.
 import * as path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import { real } from '../core/originals.js';
 
 export const ENV = {
@@ -21,8 +21,9 @@ export const ENV = {
 /** The package root (the folder holding package.json). */
 export const packageRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 
-export function preloadUrl(): string {
-  return pathToFileURL(path.join(packageRoot, 'dist', 'src', 'runtime', 'preload.js')).href;
+/** The file Node preloads (with --require) into every recorded or replayed process. */
+export function preloadPath(): string {
+  return path.join(packageRoot, 'dist', 'src', 'runtime', 'preload-require.cjs');
 }
 
 export function traceFileName(processNumber: number): string {

@@ -11,7 +11,7 @@ import { Replayer } from '../core/replayer.js';
 import { FORMAT_VERSION, type TraceHeader } from '../core/trace/format.js';
 import { TraceError, TraceFile } from '../core/trace/reader.js';
 import { TraceWriter } from '../core/trace/writer.js';
-import { ENV, preloadUrl, retraceVersion, traceFileName } from './paths.js';
+import { ENV, preloadPath, retraceVersion, traceFileName } from './paths.js';
 
 /** Exit status when a replay cannot start (missing or unreadable recording). */
 export const REPLAY_SETUP_EXIT_CODE = 2;
@@ -113,7 +113,7 @@ function claimProcessNumber(dir: string): { fd: number; number: number } {
 
 /** NODE_OPTIONS with our preload, added once. */
 export function withPreload(nodeOptions: string | undefined): string {
-  const flag = `--import=${JSON.stringify(preloadUrl())}`;
+  const flag = `--require=${JSON.stringify(preloadPath())}`;
   const current = nodeOptions ?? '';
-  return current.includes(preloadUrl()) ? current : `${current} ${flag}`.trim();
+  return current.includes(preloadPath()) ? current : `${flag} ${current}`.trim();
 }
