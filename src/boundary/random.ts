@@ -25,7 +25,7 @@ function installCrypto(engine: Engine): void {
   patch(crypto, 'randomUUID', (o) => wrapSync(engine, 'crypto.randomUUID', o, () => []) as typeof o);
   patch(crypto, 'randomInt', (o) => {
     const sync = wrapSync(engine, 'crypto.randomInt', o, (args) => args);
-    const withCallback = wrapCallback(engine, 'crypto.randomInt', o, (args) => args);
+    const withCallback = wrapCallback(engine, 'crypto.randomInt:callback', o, (args) => args);
     return disguise(function randomInt(...args: unknown[]) {
       return typeof args[args.length - 1] === 'function' ? withCallback(...args) : sync(...args);
     }, o) as typeof o;
@@ -98,7 +98,7 @@ function installCrypto(engine: Engine): void {
 /** randomBytes(size) and randomBytes(size, callback). */
 function bytesApi(engine: Engine, name: string, original: (size: number, cb?: unknown) => Buffer): (...args: unknown[]) => unknown {
   const sync = wrapSync(engine, name, original, ([size]) => [size]);
-  const withCallback = wrapCallback(engine, name, original, ([size]) => [size]);
+  const withCallback = wrapCallback(engine, `${name}:callback`, original, ([size]) => [size]);
   return disguise(function randomBytes(...args: unknown[]) {
     return typeof args[1] === 'function' ? withCallback(...args) : sync(...args);
   }, original);

@@ -13,14 +13,19 @@ export class Recorder implements Engine {
   private nextRequest = 1;
   private depth = 0;
   private readonly channelsByName = new Map<string, number>();
+  private readonly shapes: Shape[] = [];
 
   constructor(readonly writer: TraceWriter) {}
 
   channel(name: string, shape: Shape): number {
     const known = this.channelsByName.get(name);
-    if (known !== undefined) return known;
+    if (known !== undefined) {
+      if (this.shapes[known] !== shape) throw new Error(`channel ${name} is already declared with another shape`);
+      return known;
+    }
     const id = this.nextChannel++;
     this.channelsByName.set(name, id);
+    this.shapes[id] = shape;
     this.writer.defineChannel(id, name, shape);
     return id;
   }

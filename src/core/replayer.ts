@@ -53,7 +53,10 @@ export class Replayer implements Engine {
 
   channel(name: string, shape: Shape): number {
     const known = this.channelsByName.get(name);
-    if (known !== undefined) return known;
+    if (known !== undefined) {
+      if (this.shapes[known] !== shape) throw new Error(`channel ${name} is already declared with another shape`);
+      return known;
+    }
     const id = this.names.length;
     this.names.push(name);
     this.shapes.push(shape);
