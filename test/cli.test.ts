@@ -106,3 +106,19 @@ test('a recording replays from another folder with the project moved there', () 
   assert.equal(rep.status, 0, describeRun(rep));
   assert.equal(rep.stdout, rec.stdout);
 });
+
+test('a long recording (written by the worker thread) loses nothing at process.exit or an uncaught exception', () => {
+  for (const ending of ['process.exit(3)', 'throw new Error("late failure")']) {
+    const dir = workdir();
+    writeFiles(dir, {
+      'app.js': `let s = 0; for (let i = 0; i < 300000; i++) s += Math.random(); console.log(s); ${ending};`,
+    });
+    const rec = record(dir, ['node', 'app.js']);
+    const [info] = JSON.parse(retrace(dir, ['info', '--json']).stdout) as { eventsByKind: Record<string, number>; end: string }[];
+    assert.equal(info!.eventsByKind['random.Math.random'], 300000);
+    assert.match(info!.end, /exit status (3|1)/);
+    const rep = replay(dir);
+    assert.equal(rep.status, rec.status, describeRun(rep));
+    assert.equal(rep.stdout, rec.stdout);
+  }
+});

@@ -5,6 +5,7 @@
 // record (or replay) its own I/O. Everything the engine itself needs is copied here at load time.
 import * as fs from 'node:fs';
 import * as zlib from 'node:zlib';
+import { Worker } from 'node:worker_threads';
 
 export const real = Object.freeze({
   writeSync: fs.writeSync,
@@ -16,6 +17,7 @@ export const real = Object.freeze({
   readdirSync: fs.readdirSync,
   statSync: fs.statSync,
   realpathSync: fs.realpathSync,
+  Worker,
   deflateRawSync: zlib.deflateRawSync,
   inflateRawSync: zlib.inflateRawSync,
   setImmediate: globalThis.setImmediate,

@@ -1,20 +1,10 @@
-import * as zlib from 'node:zlib';
 import { real } from '../originals.js';
+import { SyncSink, WorkerSink, type ChunkSink } from './chunk-sink.js';
+import type { ChunkTransform } from './chunks.js';
 import { ByteWriter, writeValue } from './codec.js';
-import {
-  CHUNK_HEADER_SIZE, ChunkCodec, ChunkType, EngineChannel, FORMAT_VERSION, MAGIC, Shape,
-  type ModuleHash, type TraceEnd, type TraceHeader,
-} from './format.js';
+import { ChunkType, EngineChannel, FORMAT_VERSION, MAGIC, Shape, type ModuleHash, type TraceEnd, type TraceHeader } from './format.js';
 
-/**
- * A stage that sees each chunk's raw bytes before they are framed and written: the place where
- * encryption of recordings plugs in. Value-level redaction belongs in `ValueFilter`, before encoding.
- */
-export interface ChunkTransform {
-  /** The codec flag this transform sets in the chunk header. */
-  readonly flag: number;
-  encode(raw: Buffer): Buffer;
-}
+export type { ChunkTransform } from './chunks.js';
 
 /** Sees every value before it is encoded; returns what to store instead (redaction). */
 export type ValueFilter = (channel: string, value: unknown) => unknown;
@@ -24,16 +14,20 @@ export interface TraceWriterOptions {
   chunkBytes?: number;
   /** Deflate level; 0 stores chunks uncompressed. */
   compressionLevel?: number;
+  /** Applied to each chunk after compression (encryption); their presence keeps writing on this thread. */
   transforms?: ChunkTransform[];
   valueFilter?: ValueFilter;
+  /**
+   * After this many event chunks, compression and writing move to a worker thread. Short programs
+   * never start one; long ones stop paying for compression on their own thread. Infinity: never.
+   */
+  workerAfterChunks?: number;
 }
-
-const crc32: (data: Uint8Array) => number = (zlib as unknown as { crc32: (d: Uint8Array) => number }).crc32;
 
 /**
  * Appends events to a trace file. Events are encoded into one reusable buffer; full chunks are
- * compressed and written with one synchronous write, so a crash loses at most the current chunk.
- * The file descriptor is only ever appended to.
+ * compressed and written with one write each (by a worker thread once the trace grows), so a crash
+ * loses at most the chunks not yet written. The file descriptor is only ever appended to.
  */
 export class TraceWriter {
   readonly events = new ByteWriter(1 << 17);
@@ -43,14 +37,21 @@ export class TraceWriter {
   private closed = false;
   private readonly chunkBytes: number;
   private readonly level: number;
-  private readonly transforms: ChunkTransform[];
+  private readonly syncSink: SyncSink;
+  private sink: ChunkSink;
+  private eventChunks = 0;
+  private readonly workerAfterChunks: number;
   readonly valueFilter: ValueFilter | undefined;
 
   constructor(private readonly fd: number, header: TraceHeader, options: TraceWriterOptions = {}) {
     this.chunkBytes = options.chunkBytes ?? 1 << 16;
     this.level = options.compressionLevel ?? 3;
-    this.transforms = options.transforms ?? [];
     this.valueFilter = options.valueFilter;
+    const transforms = options.transforms ?? [];
+    // Transforms are functions of this thread; with any, everything stays here.
+    this.workerAfterChunks = transforms.length > 0 ? Infinity : (options.workerAfterChunks ?? 4);
+    this.syncSink = new SyncSink(fd, this.level, transforms);
+    this.sink = this.syncSink;
     const preamble = Buffer.alloc(MAGIC.length + 2);
     MAGIC.copy(preamble);
     preamble.writeUInt16LE(FORMAT_VERSION, MAGIC.length);
@@ -124,8 +125,8 @@ export class TraceWriter {
     if (this.closed) return;
     if (this.modules.length > 0) this.writeJsonChunk(ChunkType.Modules, this.modules.splice(0));
     if (this.events.pos === 0) return;
-    const raw = this.events.buf.subarray(0, this.events.pos);
-    this.writeChunk(ChunkType.Events, raw);
+    if (++this.eventChunks === this.workerAfterChunks + 1) this.startWorker();
+    this.sink.write(ChunkType.Events, this.events.buf.subarray(0, this.events.pos));
     this.events.pos = 0;
   }
 
@@ -137,6 +138,8 @@ export class TraceWriter {
   close(end: TraceEnd): void {
     if (this.closed) return;
     this.flush();
+    this.sink.drain();
+    this.sink = this.syncSink;
     this.writeJsonChunk(ChunkType.End, end);
     this.closed = true;
     try {
@@ -150,33 +153,15 @@ export class TraceWriter {
     return this.closed;
   }
 
+  private startWorker(): void {
+    try {
+      this.sink = new WorkerSink(this.fd, this.level);
+    } catch {
+      // No worker (resource limits, a locked-down runtime): keep writing on this thread.
+    }
+  }
+
   private writeJsonChunk(type: ChunkType, value: unknown): void {
-    this.writeChunk(type, Buffer.from(JSON.stringify(value), 'utf8'));
+    this.sink.write(type, Buffer.from(JSON.stringify(value), 'utf8'));
   }
-
-  private writeChunk(type: ChunkType, raw: Buffer): void {
-    let stored: Buffer = raw;
-    let codec = ChunkCodec.None as number;
-    if (this.level > 0 && raw.length > 64) {
-      stored = real.deflateRawSync(raw, { level: this.level });
-      codec |= ChunkCodec.Deflate;
-    }
-    for (const t of this.transforms) {
-      stored = t.encode(stored);
-      codec |= t.flag;
-    }
-    const head = Buffer.allocUnsafe(CHUNK_HEADER_SIZE);
-    head.writeUInt8(type, 0);
-    head.writeUInt8(codec, 1);
-    head.writeUInt32LE(raw.length, 2);
-    head.writeUInt32LE(stored.length, 6);
-    head.writeUInt32LE(crc32(stored) >>> 0, 10);
-    // One write per chunk so a kill leaves either the whole chunk or a detectable partial one.
-    writeFully(this.fd, Buffer.concat([head, stored]));
-  }
-}
-
-function writeFully(fd: number, data: Buffer): void {
-  let off = 0;
-  while (off < data.length) off += real.writeSync(fd, data, off, data.length - off);
 }
