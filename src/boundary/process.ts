@@ -47,9 +47,12 @@ function installIdentity(engine: Engine, session: SessionContext): void {
   if (engine.replaying) {
     process.argv.splice(0, process.argv.length, ...header.argv);
     process.execArgv.splice(0, process.execArgv.length, ...header.execArgv);
-    Object.defineProperty(process, 'execPath', { value: header.execPath, writable: true, configurable: true, enumerable: true });
-    Object.defineProperty(process, 'pid', { value: header.pid, writable: true, configurable: true, enumerable: true });
-    Object.defineProperty(process, 'ppid', { value: header.ppid, writable: true, configurable: true, enumerable: true });
+    // Accessors, not values: Node 22 keeps answering the live ppid after a value is defined.
+    for (const [key, recorded] of [['execPath', header.execPath], ['pid', header.pid], ['ppid', header.ppid]] as const) {
+      let value: unknown = recorded;
+      delete (process as unknown as Record<string, unknown>)[key];
+      Object.defineProperty(process, key, { get: () => value, set: (v) => (value = v), configurable: true, enumerable: true });
+    }
   }
 
   // cwd changes only through chdir, which the program does itself; the start value is in the header.
