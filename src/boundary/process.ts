@@ -124,8 +124,9 @@ function installEvents(engine: Engine, session: SessionContext): void {
     return emit(ev, ...args);
   }, process.emit) as typeof process.emit;
 
+  // The monitor sees every uncaught exception; only one no handler deals with ends the process.
   process.on('uncaughtExceptionMonitor', () => {
-    uncaught = true;
+    if (process.listenerCount('uncaughtException') === 0) uncaught = true;
   });
 
   if (engine.replaying) {
@@ -146,7 +147,7 @@ function installEvents(engine: Engine, session: SessionContext): void {
       if (end.reason === 'signal' && end.signal) {
         engine.unobserved(() => {
           for (const sig of TERMINATING) process.removeAllListeners(sig);
-          real.processKill(process.pid, end.signal as NodeJS.Signals);
+          real.processKill(real.pid, end.signal as NodeJS.Signals);
         });
         return;
       }
@@ -188,7 +189,7 @@ function installEvents(engine: Engine, session: SessionContext): void {
         engine.value(endCh, (): EndEvent => ({ reason: 'signal', exitCode: null, signal: sig }));
         session.finishRecording({ exitCode: null, signal: sig, reason: 'signal' });
         process.removeListener(sig, retraceSignalDefault);
-        real.processKill(process.pid, sig);
+        real.processKill(real.pid, sig);
       });
     }
   }

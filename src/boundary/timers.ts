@@ -153,8 +153,29 @@ export const timersBoundary: Boundary = {
       Object.defineProperty(timers, name, { value: fn, writable: true, configurable: true, enumerable: true });
     }
     installPromises(patched);
+    installAbortSignalTimeout(patched.setTimeout);
   },
 };
+
+/**
+ * AbortSignal.timeout uses Node's internal timers, which the patch above does not reach: rebuilt on
+ * the patched setTimeout so the abort fires in its recorded turn. Like Node's, the timer does not
+ * keep the process alive.
+ */
+function installAbortSignalTimeout(setTimeoutPatched: (cb: () => void, ms: number) => { unref?(): unknown }): void {
+  const original = AbortSignal.timeout;
+  Object.defineProperty(AbortSignal, 'timeout', {
+    value: disguise(function timeout(delay: number) {
+      if (typeof delay !== 'number' || !Number.isFinite(delay) || delay < 0) return original.call(AbortSignal, delay);
+      const controller = new AbortController();
+      setTimeoutPatched(() => controller.abort(new DOMException('The operation was aborted due to timeout', 'TimeoutError')), delay).unref?.();
+      return controller.signal;
+    }, original),
+    writable: true,
+    configurable: true,
+    enumerable: false,
+  });
+}
 
 // ---- node:timers/promises, built on the patched callback timers so both modes share one path ----
 

@@ -30,5 +30,7 @@ export const real = Object.freeze({
   processKill: process.kill.bind(process),
   processEmit: process.emit.bind(process) as (event: string | symbol, ...args: unknown[]) => boolean,
   processCwd: process.cwd.bind(process),
+  /** This process's own pid: in replay `process.pid` answers the recorded one. */
+  pid: process.pid,
   reallyExit: ((process as unknown as { reallyExit?: (code: number) => never }).reallyExit ?? process.exit).bind(process),
 });
