@@ -25,7 +25,7 @@ function installCrypto(engine: Engine): void {
   patch(crypto, 'randomUUID', (o) => wrapSync(engine, 'crypto.randomUUID', o, () => []) as typeof o);
   patch(crypto, 'randomInt', (o) => {
     const sync = wrapSync(engine, 'crypto.randomInt', o, (args) => args);
-    const withCallback = wrapCallback(engine, 'crypto.randomInt:callback', o, (args) => args);
+    const withCallback = wrapCallback(engine, 'crypto.randomInt:callback', o, (args) => args, { mayCallBackInTick: true });
     return disguise(function randomInt(...args: unknown[]) {
       return typeof args[args.length - 1] === 'function' ? withCallback(...args) : sync(...args);
     }, o) as typeof o;

@@ -35,7 +35,18 @@ export function wrapSync(engine: Engine, name: string, original: AnyFn, keyOf: K
  * A Node callback API (last argument is the callback). The request is written when the call is made;
  * the callback's arguments are delivered when the event loop runs it, so replay runs it in the same turn.
  */
-export function wrapCallback(engine: Engine, name: string, original: AnyFn, keyOf: KeyOf, reviveArgs?: (payload: unknown[]) => unknown[], recordArgs?: (cbArgs: unknown[]) => unknown[]): AnyFn {
+export interface CallbackOptions {
+  reviveArgs?: (payload: unknown[]) => unknown[];
+  recordArgs?: (cbArgs: unknown[]) => unknown[];
+  /**
+   * The API may call back within the same turn, through process.nextTick (crypto.randomInt from its
+   * cache, dns.lookup of an IP literal): replay checks for the delivery at that tick too.
+   */
+  mayCallBackInTick?: boolean;
+}
+
+export function wrapCallback(engine: Engine, name: string, original: AnyFn, keyOf: KeyOf, options: CallbackOptions = {}): AnyFn {
+  const { reviveArgs, recordArgs, mayCallBackInTick } = options;
   const ch = engine.channel(name, Shape.Request);
   return disguise(function (this: unknown, ...args: any[]) {
     const cbIndex = lastFunctionIndex(args);
@@ -58,6 +69,7 @@ export function wrapCallback(engine: Engine, name: string, original: AnyFn, keyO
       const cbArgs = payload as unknown[];
       callback.apply(undefined, reviveArgs ? reviveArgs(cbArgs) : cbArgs);
     });
+    if (mayCallBackInTick) process.nextTick(() => engine.deliverIfNext(reqId));
     return undefined;
   }, original);
 }

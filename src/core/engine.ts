@@ -50,6 +50,12 @@ export interface Engine {
    * deliver more than once (intervals, streams); otherwise the request is done after one delivery.
    */
   expect(reqId: number, handler: DeliveryHandler, persistent?: boolean): void;
+  /**
+   * Replay: if the next recorded event is the delivery for `reqId` and its handler is registered,
+   * run it now rather than in a later turn of the sequencer. For operations that complete within
+   * the current turn (a nextTick, a microtask) or whose live completion in replay marks the moment.
+   */
+  deliverIfNext(reqId: number): boolean;
   /** Replay: the program no longer wants deliveries for `reqId` (clearTimeout, stream destroyed). */
   forget(reqId: number): void;
   /**

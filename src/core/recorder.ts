@@ -107,6 +107,9 @@ export class Recorder implements Engine {
 
   expect(_reqId: number, _handler: DeliveryHandler): void {}
   forget(_reqId: number): void {}
+  deliverIfNext(_reqId: number): boolean {
+    return false;
+  }
   onUnsolicited(_channel: number, _handler: DeliveryHandler): void {}
 
   realWork(): () => void {

@@ -184,6 +184,17 @@ export class Replayer implements Engine {
     this.pending.delete(reqId);
   }
 
+  deliverIfNext(reqId: number): boolean {
+    const ev = this.peek();
+    const p = this.pending.get(reqId);
+    if (!ev || ev.kind !== 'deliver' || ev.reqId !== reqId || !p) return false;
+    this.take();
+    this.stalledSince = 0;
+    if (!p.persistent) this.pending.delete(reqId);
+    p.scope.runInAsyncScope(p.handler, null, ev.payload);
+    return true;
+  }
+
   onUnsolicited(channel: number, handler: DeliveryHandler): void {
     this.unsolicited.set(this.names[channel]!, handler);
   }
