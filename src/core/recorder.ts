@@ -1,69 +1,22 @@
 // The record engine: performs every boundary operation live and writes it to the trace.
 // It never changes what the program sees; it observes, copies and passes through.
 import type { DeliveryHandler, Engine, Revive } from './engine.js';
+import { EngineBase } from './engine-base.js';
 import type { Shape } from './trace/format.js';
-import { FIRST_USER_CHANNEL } from './trace/format.js';
 import type { TraceWriter } from './trace/writer.js';
 
-export class Recorder implements Engine {
+export class Recorder extends EngineBase implements Engine {
   readonly mode = 'record' as const;
   readonly recording = true;
   readonly replaying = false;
-  private nextChannel = FIRST_USER_CHANNEL;
   private nextRequest = 1;
-  private depth = 0;
-  private readonly channelsByName = new Map<string, number>();
-  private readonly shapes: Shape[] = [];
 
-  constructor(readonly writer: TraceWriter) {}
+  constructor(readonly writer: TraceWriter) {
+    super();
+  }
 
-  channel(name: string, shape: Shape): number {
-    const known = this.channelsByName.get(name);
-    if (known !== undefined) {
-      if (this.shapes[known] !== shape) throw new Error(`channel ${name} is already declared with another shape`);
-      return known;
-    }
-    const id = this.nextChannel++;
-    this.channelsByName.set(name, id);
-    this.shapes[id] = shape;
+  protected override channelDeclared(id: number, name: string, shape: Shape): void {
     this.writer.defineChannel(id, name, shape);
-    return id;
-  }
-
-  /** Suspensions by `suspend()` (preloaded tooling); unlike `depth`, `observed` does not lift them. */
-  private suspended = 0;
-
-  get passthrough(): boolean {
-    return this.depth > 0 || this.suspended > 0;
-  }
-
-  unobserved<T>(fn: () => T): T {
-    this.depth++;
-    try {
-      return fn();
-    } finally {
-      this.depth--;
-    }
-  }
-
-  suspend(): () => void {
-    this.suspended++;
-    let resumed = false;
-    return () => {
-      if (resumed) return;
-      resumed = true;
-      this.suspended--;
-    };
-  }
-
-  observed<T>(fn: () => T): T {
-    const saved = this.depth;
-    this.depth = 0;
-    try {
-      return fn();
-    } finally {
-      this.depth = saved;
-    }
   }
 
   float(channel: number, live: () => number): number {

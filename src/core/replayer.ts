@@ -6,8 +6,8 @@ import { describeCall, describeValue } from './describe.js';
 import type { DeliveryHandler, Engine, Revive } from './engine.js';
 import { real } from './originals.js';
 import { programLocation } from './source-location.js';
+import { EngineBase } from './engine-base.js';
 import { encodeValue } from './trace/codec.js';
-import { Shape } from './trace/format.js';
 import type { TraceEvent, TraceFile } from './trace/reader.js';
 
 /** Exit status of a replay that diverged from its recording. */
@@ -29,75 +29,22 @@ export interface ReplayerOptions {
   stallMs: number;
 }
 
-export class Replayer implements Engine {
+export class Replayer extends EngineBase implements Engine {
   readonly mode = 'replay' as const;
   readonly recording = false;
   readonly replaying = true;
-  private readonly names: string[] = [];
-  private readonly shapes: Shape[] = [];
-  private readonly channelsByName = new Map<string, number>();
   private readonly events: Generator<TraceEvent>;
   private lookahead: TraceEvent | null = null;
   private exhausted = false;
   private readonly pending = new Map<number, Pending>();
   private readonly unsolicited = new Map<string, DeliveryHandler>();
-  private depth = 0;
   private pumpScheduled = false;
   private stalledSince = 0;
   private realWorkInFlight = 0;
   private finished = false;
-  /** Called when the recording's end event is reached; set by the process boundary. */
   constructor(readonly trace: TraceFile, private readonly options: ReplayerOptions) {
+    super();
     this.events = trace.events();
-  }
-
-  channel(name: string, shape: Shape): number {
-    const known = this.channelsByName.get(name);
-    if (known !== undefined) {
-      if (this.shapes[known] !== shape) throw new Error(`channel ${name} is already declared with another shape`);
-      return known;
-    }
-    const id = this.names.length;
-    this.names.push(name);
-    this.shapes.push(shape);
-    this.channelsByName.set(name, id);
-    return id;
-  }
-
-  /** Suspensions by `suspend()` (preloaded tooling); unlike `depth`, `observed` does not lift them. */
-  private suspended = 0;
-
-  get passthrough(): boolean {
-    return this.depth > 0 || this.suspended > 0;
-  }
-
-  unobserved<T>(fn: () => T): T {
-    this.depth++;
-    try {
-      return fn();
-    } finally {
-      this.depth--;
-    }
-  }
-
-  suspend(): () => void {
-    this.suspended++;
-    let resumed = false;
-    return () => {
-      if (resumed) return;
-      resumed = true;
-      this.suspended--;
-    };
-  }
-
-  observed<T>(fn: () => T): T {
-    const saved = this.depth;
-    this.depth = 0;
-    try {
-      return fn();
-    } finally {
-      this.depth = saved;
-    }
   }
 
   // ---- the cursor ----
@@ -240,6 +187,14 @@ export class Replayer implements Engine {
   private readonly pump = (): void => {
     this.pumpScheduled = false;
     if (this.finished) return;
+    if (this.afterThrow) {
+      // The last callback threw. Node then runs the next immediate without draining the microtasks
+      // that callback queued (they run after the 'uncaughtException' handler, as when recording):
+      // one more hop, so the program is really idle when the sequencer looks.
+      this.afterThrow = false;
+      this.schedulePump();
+      return;
+    }
     const ev = this.peek();
     if (!ev) {
       if (this.trace.truncation) this.stopTruncated();
@@ -254,7 +209,7 @@ export class Replayer implements Engine {
         // Scheduled before the handler runs, so a throwing callback caught by an
         // uncaughtException handler does not stop the replay.
         this.schedulePump();
-        p.scope.runInAsyncScope(p.handler, null, ev.payload);
+        this.runHandler(p.scope, p.handler, ev.payload);
         return;
       }
     } else if (ev.kind === 'value') {
@@ -263,12 +218,21 @@ export class Replayer implements Engine {
         this.take();
         this.stalledSince = 0;
         this.schedulePump();
-        handler(ev.value);
+        this.runHandler(null, handler, ev.value);
         return;
       }
     }
     this.waitForProgram(ev);
   };
+
+  private afterThrow = false;
+
+  private runHandler(scope: AsyncResource | null, handler: DeliveryHandler, payload: unknown): void {
+    this.afterThrow = true;
+    if (scope) scope.runInAsyncScope(handler, null, payload);
+    else handler(payload);
+    this.afterThrow = false;
+  }
 
   private waitForProgram(ev: TraceEvent): void {
     const busy = realResourcesInFlight(this.polling);
