@@ -90,6 +90,7 @@ function resolveFrom(base: string, dir: string): string {
 function installEvents(engine: Engine, session: SessionContext): void {
   const eventCh = engine.channel('process.event', Shape.Value);
   const endCh = engine.channel('process.end', Shape.Value);
+  const exitingCh = engine.channel('process.exiting', Shape.Value);
   const exitCh = engine.channel('process.exit', Shape.Call);
   const sendCh = engine.channel('process.send', Shape.Call);
   const emit = real.processEmit;
@@ -101,9 +102,11 @@ function installEvents(engine: Engine, session: SessionContext): void {
   process.emit = disguise(function emitPatched(this: unknown, ev: string | symbol, ...args: unknown[]): boolean {
     if (engine.recording) {
       if (ev === 'exit') {
+        const code = typeof args[0] === 'number' ? args[0] : Number(process.exitCode ?? 0);
+        // Marks where exiting began, so replay knows when to exit a program that ran out of work.
+        engine.value(exitingCh, () => code);
         const result = emit(ev, ...args);
         // Exit listeners ran above, so what they did is recorded before the end.
-        const code = typeof args[0] === 'number' ? args[0] : Number(process.exitCode ?? 0);
         const end: EndEvent = { reason: uncaught ? 'uncaught' : 'exit', exitCode: code, signal: null };
         engine.value(endCh, () => end);
         session.finishRecording({ exitCode: code, signal: null, reason: 'exit' });
@@ -117,6 +120,8 @@ function installEvents(engine: Engine, session: SessionContext): void {
       engine.value(eventCh, () => [ev, ...args]);
     }
     if (ev === 'exit' && engine instanceof Replayer) {
+      const next = engine.peek();
+      if (next?.kind === 'value' && next.channel.name === 'process.exiting') engine.value(exitingCh, () => 0);
       const result = emit(ev, ...args);
       checkEnd(engine, typeof args[0] === 'number' ? args[0] : Number(process.exitCode ?? 0));
       return result;
@@ -127,6 +132,7 @@ function installEvents(engine: Engine, session: SessionContext): void {
   // The monitor sees every uncaught exception; only one no handler deals with ends the process.
   process.on('uncaughtExceptionMonitor', () => {
     if (process.listenerCount('uncaughtException') === 0) uncaught = true;
+    else engine.noteHandledThrow();
   });
 
   if (engine.replaying) {
@@ -139,6 +145,9 @@ function installEvents(engine: Engine, session: SessionContext): void {
         pumpDelivering = false;
       }
     });
+    // The recorded process ran out of work here and exited: exit the same way, running the exit
+    // listeners, whose calls come next in the recording.
+    engine.onUnsolicited(exitingCh, (code) => real.processExit(code as number));
     engine.onUnsolicited(endCh, (payload) => {
       const end = payload as EndEvent;
       if (end.reason === 'uncaught') {

@@ -1,6 +1,12 @@
 // What the record and replay engines share: the channel registry and the interception switches.
 import { FIRST_USER_CHANNEL, type Shape } from './trace/format.js';
 
+/**
+ * Marks a delivery that Node made right after a callback threw, before draining the microtasks
+ * that callback queued (the next due timer or immediate). Without the mark, they drained first.
+ */
+export const UNDRAINED_CHANNEL = 'sequencer.undrained';
+
 export abstract class EngineBase {
   /** Channel names by id; ids start after the engine channels, as in the trace. */
   protected readonly names: string[] = [];

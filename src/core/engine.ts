@@ -71,6 +71,13 @@ export interface Engine {
    */
   realWork(): () => void;
 
+  /**
+   * Record: a callback threw and an 'uncaughtException' handler will deal with it. Node may then run
+   * the next due callback before draining the microtasks the failed one queued; the recorder notes
+   * whether it did, so replay can do the same.
+   */
+  noteHandledThrow(): void;
+
   /** Maps a path the program uses in replay to the path it had in the recording (a moved project). */
   recordedPath(path: string): string;
 

@@ -1,8 +1,8 @@
 // The record engine: performs every boundary operation live and writes it to the trace.
 // It never changes what the program sees; it observes, copies and passes through.
 import type { DeliveryHandler, Engine, Revive } from './engine.js';
-import { EngineBase } from './engine-base.js';
-import type { Shape } from './trace/format.js';
+import { EngineBase, UNDRAINED_CHANNEL } from './engine-base.js';
+import { Shape } from './trace/format.js';
 import type { TraceWriter } from './trace/writer.js';
 
 export class Recorder extends EngineBase implements Engine {
@@ -13,6 +13,7 @@ export class Recorder extends EngineBase implements Engine {
 
   constructor(readonly writer: TraceWriter) {
     super();
+    this.undrainedChannel = this.channel(UNDRAINED_CHANNEL, Shape.Value);
   }
 
   protected override channelDeclared(id: number, name: string, shape: Shape): void {
@@ -55,10 +56,27 @@ export class Recorder extends EngineBase implements Engine {
   }
 
   deliver(reqId: number, payload: unknown): void {
+    if (this.afterThrow) {
+      this.afterThrow = false;
+      if (!this.drainedSinceThrow) this.writer.writeValueEvent(this.undrainedChannel, null);
+    }
     this.writer.writeDeliverEvent(reqId, payload);
   }
 
-  expect(_reqId: number, _handler: DeliveryHandler): void {}
+  private afterThrow = false;
+  private drainedSinceThrow = false;
+  private readonly undrainedChannel: number;
+
+  noteHandledThrow(): void {
+    this.afterThrow = true;
+    this.drainedSinceThrow = false;
+    // Runs at the next drain of the microtask queue, after what the failed callback queued.
+    queueMicrotask(() => {
+      this.drainedSinceThrow = true;
+    });
+  }
+
+  expect(_reqId: number, _handler: DeliveryHandler, _persistent?: boolean): void {}
   forget(_reqId: number): void {}
   deliverIfNext(_reqId: number): boolean {
     return false;

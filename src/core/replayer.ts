@@ -6,7 +6,7 @@ import { describeCall, describeValue } from './describe.js';
 import type { DeliveryHandler, Engine, Revive } from './engine.js';
 import { real } from './originals.js';
 import { programLocation } from './source-location.js';
-import { EngineBase } from './engine-base.js';
+import { EngineBase, UNDRAINED_CHANNEL } from './engine-base.js';
 import { encodeValue } from './trace/codec.js';
 import type { TraceEvent, TraceFile } from './trace/reader.js';
 
@@ -146,6 +146,8 @@ export class Replayer extends EngineBase implements Engine {
     this.unsolicited.set(this.names[channel]!, handler);
   }
 
+  noteHandledThrow(): void {}
+
   realWork(): () => void {
     this.realWorkInFlight++;
     let done = false;
@@ -187,15 +189,23 @@ export class Replayer extends EngineBase implements Engine {
   private readonly pump = (): void => {
     this.pumpScheduled = false;
     if (this.finished) return;
+    let ev = this.peek();
     if (this.afterThrow) {
-      // The last callback threw. Node then runs the next immediate without draining the microtasks
-      // that callback queued (they run after the 'uncaughtException' handler, as when recording):
-      // one more hop, so the program is really idle when the sequencer looks.
+      // The last callback threw and an 'uncaughtException' handler dealt with it. The recording
+      // says whether Node ran the next callback before draining the microtasks the failed one
+      // queued (a marker event); if not, let them drain first.
       this.afterThrow = false;
-      this.schedulePump();
-      return;
+      if (ev?.kind === 'value' && ev.channel.name === UNDRAINED_CHANNEL) {
+        this.take();
+        ev = this.peek();
+      } else {
+        this.schedulePump();
+        return;
+      }
+    } else if (ev?.kind === 'value' && ev.channel.name === UNDRAINED_CHANNEL) {
+      this.take(); // a throw this replay did not see through the sequencer: nothing to hold back
+      ev = this.peek();
     }
-    const ev = this.peek();
     if (!ev) {
       if (this.trace.truncation) this.stopTruncated();
       return; // a complete recording ends with the process's end event, handled below
