@@ -132,7 +132,7 @@ function installEvents(engine: Engine, session: SessionContext): void {
   // The monitor sees every uncaught exception; only one no handler deals with ends the process.
   process.on('uncaughtExceptionMonitor', () => {
     if (process.listenerCount('uncaughtException') === 0) uncaught = true;
-    else engine.noteHandledThrow();
+    else if (engine.recording) engine.noteHandledThrow();
   });
 
   if (engine.replaying) {
