@@ -48,7 +48,7 @@ export const modulesBoundary: Boundary = {
       return engine.observed(() => compile.call(this, content, filename, ...rest));
     };
 
-    // ES modules are read by Node's internals, unobserved already; a load hook sees their sources.
+    // A load hook sees ES module sources (their reads through fs are recognised by the fs module).
     const registerHooks = (Module as unknown as { registerHooks?: (hooks: object) => unknown }).registerHooks;
     registerHooks?.({
       load(url: string, context: unknown, nextLoad: (url: string, context: unknown) => { source?: string | ArrayBufferView | null; format?: string }) {
