@@ -14,6 +14,9 @@ import { childProcessBoundary } from './child-process.js';
 import { stdinBoundary } from './stdin.js';
 import { threadpoolBoundary } from './threadpool.js';
 import { workersBoundary } from './workers.js';
+import { netBoundary } from './net.js';
+import { tlsBoundary } from './tls.js';
+import { httpBoundary } from './http.js';
 
 export const boundaries: readonly Boundary[] = [
   processBoundary,
@@ -25,6 +28,9 @@ export const boundaries: readonly Boundary[] = [
   childProcessBoundary,
   stdinBoundary,
   threadpoolBoundary,
+  netBoundary,
+  tlsBoundary,
+  httpBoundary,
   workersBoundary,
   modulesBoundary,
 ];
