@@ -29,6 +29,8 @@
 // turn), not from the event loop: replay takes such deliveries at that point instead of waiting for
 // the sequencer's next turn.
 import { executionAsyncResource } from 'node:async_hooks';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { Boundary } from './boundary.js';
 import type { Engine } from '../core/engine.js';
 import { real } from '../core/originals.js';
@@ -448,11 +450,59 @@ function checkWrite(st: SockState, bytes: Buffer): void {
   let at = 0;
   while (at < recorded.length && at < bytes.length && recorded[at] === bytes[at]) at++;
   const show = (b: Buffer) => JSON.stringify(b.subarray(Math.max(0, at - 24), at + 40).toString('latin1'));
+  const origin = sourceOfChange(recorded, bytes, at);
   engine.diverge(
     `event ${ev.index}: socket ${st.id} (${describeSocket(st)}) wrote different bytes than recorded: ` +
       `${recorded.length} bytes recorded, ${bytes.length} now, first difference at byte ${at}\n` +
-      `retrace:   recorded ${show(recorded)}\nretrace:   now      ${show(bytes)}`,
+      `retrace:   recorded ${show(recorded)}\nretrace:   now      ${show(bytes)}` +
+      (origin ? `\nretrace:   the new bytes match the program's source at ${origin}` : ''),
   );
+}
+
+/**
+ * Libraries (database clients) often write from their own callbacks, where the stack no longer
+ * shows the program's line. Text in the changed part of the write that the recording does not
+ * have, found in one of the program's own modules, points at the line that produced it.
+ */
+function sourceOfChange(recorded: Buffer, now: Buffer, at: number): string | null {
+  if (!replayer) return null;
+  let suffix = 0;
+  while (suffix < recorded.length - at && suffix < now.length - at && recorded[recorded.length - 1 - suffix] === now[now.length - 1 - suffix]) suffix++;
+  const changed = now.subarray(at, now.length - suffix).toString('latin1');
+  const was = recorded.toString('latin1');
+  const runs = (changed.match(/[\x20-\x7e]{6,}/g) ?? []).filter((r) => !was.includes(r));
+  if (runs.length === 0) return null;
+  const sources: { file: string; text: string }[] = [];
+  for (const m of replayer.trace.modules) {
+    try {
+      // Modules are listed as they were recorded; the project may have moved since.
+      const recordedRoot = replayer.trace.header.cwd;
+      let file = fileURLToPath(m.url);
+      if (file.startsWith(recordedRoot + path.sep)) file = real.processCwd() + file.slice(recordedRoot.length);
+      sources.push({ file, text: String(real.readFileSync(file, 'utf8')) });
+    } catch {
+      // a module that is not a file here
+    }
+  }
+  for (const run of runs) {
+    const text = run.slice(0, 120);
+    for (let size = text.length; size >= 8; size--) {
+      for (let from = 0; from + size <= text.length; from++) {
+        const piece = text.slice(from, from + size);
+        if (was.includes(piece)) continue;
+        for (const { file, text: source } of sources) {
+          const index = source.indexOf(piece);
+          if (index < 0) continue;
+          const before = source.slice(0, index);
+          const line = before.split('\n').length;
+          const column = index - before.lastIndexOf('\n');
+          const rel = path.relative(real.processCwd(), file);
+          return `${rel.startsWith('..') ? file : rel}:${line}:${column}`;
+        }
+      }
+    }
+  }
+  return null;
 }
 
 function describeSocket(st: SockState): string {
