@@ -225,8 +225,11 @@ server.listen(0, '127.0.0.1', async () => {
   console.log('keep-alive:', (await Promise.all([get('/a', agent), get('/b', agent)])).join(' | '));
   resources();
   agent.destroy();
-  // No CA: the self-signed certificate is rejected, as it was when recorded.
-  const rejected = https.get({ host: '127.0.0.1', port, path: '/untrusted' });
+  // fetch over TLS (the certificate comes from NODE_EXTRA_CA_CERTS), to a name that is looked up.
+  const fetched = await fetch('https://localhost:' + port + '/fetched');
+  console.log('fetch:', fetched.status, await fetched.text());
+  // Trusting another certificate only: the server's is rejected, as it was when recorded.
+  const rejected = https.get({ host: '127.0.0.1', port, path: '/untrusted', ca: fs.readFileSync('other/cert.pem') });
   rejected.on('error', (err) => console.log('untrusted:', err.code));
   await new Promise((resolve) => rejected.on('close', resolve));
   // A name the certificate does not have: the program's checkServerIdentity decides.
@@ -251,19 +254,23 @@ test('an HTTPS server and its clients replay offline without the certificate fil
   const dir = workdir('retrace-https-');
   writeFiles(dir, { 'app.mjs': HTTPS });
   selfSignedCert(dir);
-  const rec = record(dir, ['node', 'app.mjs']);
+  fs.mkdirSync(path.join(dir, 'other'));
+  selfSignedCert(path.join(dir, 'other'));
+  const env = { NODE_EXTRA_CA_CERTS: path.join(dir, 'cert.pem') };
+  const rec = record(dir, ['node', 'app.mjs'], { env });
   assert.equal(rec.status, 0, describeRun(rec));
+  assert.match(rec.stdout, /fetch: 200 \{"url":"\/fetched"/);
   assert.match(rec.stdout, /untrusted: DEPTH_ZERO_SELF_SIGNED_CERT/);
   assert.match(rec.stdout, /wrong name: ERR_TLS_CERT_ALTNAME_INVALID/);
   assert.match(rec.stdout, /tls: true TLSv1\.\d http\/1\.1 localhost DNS:localhost, IP Address:127\.0\.0\.1 true string CN=localhost/);
-  hide(dir, ['key.pem', 'cert.pem']);
+  hide(dir, ['key.pem', 'cert.pem', 'other']);
   const rep = assertReplays(dir, rec, 2);
   assertNoRealSockets(rec, rep);
   const plain = [0, 1].map(() => {
     const copy = workdir('retrace-https-plain-');
     writeFiles(copy, { 'app.mjs': HTTPS });
-    for (const f of ['key.pem', 'cert.pem']) fs.copyFileSync(path.join(dir, 'hidden', f), path.join(copy, f));
-    return runPlain(copy, ['app.mjs']).stdout;
+    fs.cpSync(path.join(dir, 'hidden'), copy, { recursive: true });
+    return runPlain(copy, ['app.mjs'], { env: { NODE_EXTRA_CA_CERTS: path.join(copy, 'cert.pem') } }).stdout;
   });
   assert.notEqual(plain[0], plain[1]);
 });
@@ -348,4 +355,64 @@ server.listen(0, '127.0.0.1', () => {
   assert.equal(rep.status, 86, describeRun(rep));
   assert.equal(rep.stdout, 'before true\n');
   assert.match(rep.stderr, /replay diverged: HTTP\/2 \(http2\.createServer\) is not supported by retrace yet[^]*at app\.mjs:4:/);
+});
+
+const WEBSOCKET = `
+import http from 'node:http';
+import crypto from 'node:crypto';
+${RESOURCES}
+// A minimal WebSocket server on an HTTP upgrade, and Node's global WebSocket client (undici).
+const server = http.createServer();
+server.on('upgrade', (req, socket) => {
+  const accept = crypto.createHash('sha1').update(req.headers['sec-websocket-key'] + '258EAFA5-E914-47DA-95CA-C5AB0DC85B11').digest('base64');
+  socket.write('HTTP/1.1 101 Switching Protocols\\r\\nUpgrade: websocket\\r\\nConnection: Upgrade\\r\\nSec-WebSocket-Accept: ' + accept + '\\r\\n\\r\\n');
+  const send = (text) => {
+    const payload = Buffer.from(text);
+    socket.write(Buffer.concat([Buffer.from([0x81, payload.length]), payload]));
+  };
+  send('welcome ' + Math.random());
+  let pending = Buffer.alloc(0);
+  socket.on('data', (data) => {
+    pending = Buffer.concat([pending, data]);
+    while (pending.length >= 6) {
+      const opcode = pending[0] & 15;
+      const length = pending[1] & 127;
+      if (pending.length < 6 + length) break;
+      const mask = pending.subarray(2, 6);
+      const text = Buffer.from(pending.subarray(6, 6 + length).map((b, i) => b ^ mask[i % 4])).toString();
+      pending = pending.subarray(6 + length);
+      if (opcode === 8) return socket.end(Buffer.from([0x88, 2, 0x03, 0xe8]));
+      send('echo ' + text + ' ' + Math.random());
+    }
+  });
+  socket.on('error', () => {});
+});
+server.listen(0, '127.0.0.1', () => {
+  const ws = new WebSocket('ws://127.0.0.1:' + server.address().port);
+  let n = 0;
+  ws.onopen = () => {
+    console.log('open', ws.readyState);
+    resources();
+  };
+  ws.onmessage = (event) => {
+    console.log('message:', event.data);
+    if (++n < 4) ws.send('ping ' + n);
+    else ws.close(1000, 'done');
+  };
+  ws.onclose = (event) => {
+    console.log('closed', event.code, event.wasClean);
+    server.close(() => console.log('server closed'));
+  };
+});
+`;
+
+test('WebSocket over an HTTP upgrade, server and global WebSocket client in one program, replays offline', () => {
+  const dir = workdir('retrace-websocket-');
+  writeFiles(dir, { 'app.mjs': WEBSOCKET });
+  const rec = record(dir, ['node', 'app.mjs']);
+  assert.equal(rec.status, 0, describeRun(rec));
+  assert.match(rec.stdout, /message: echo ping 3 0\.\d+\nclosed 1000 true\nserver closed/);
+  const rep = assertReplays(dir, rec, 2);
+  assertNoRealSockets(rec, rep);
+  assert.notEqual(runPlain(dir, ['app.mjs']).stdout, runPlain(dir, ['app.mjs']).stdout);
 });
