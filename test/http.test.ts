@@ -416,3 +416,37 @@ test('WebSocket over an HTTP upgrade, server and global WebSocket client in one 
   assertNoRealSockets(rec, rep);
   assert.notEqual(runPlain(dir, ['app.mjs']).stdout, runPlain(dir, ['app.mjs']).stdout);
 });
+
+test("the HTTP server's request timeout (its connection checker) answers 408 in replay as it did when recorded", async () => {
+  const dir = workdir('retrace-http-408-');
+  writeFiles(dir, {
+    'server.mjs': `
+import http from 'node:http';
+const server = http.createServer({ connectionsCheckingInterval: 40, headersTimeout: 120, requestTimeout: 150 }, (req, res) => res.end('fast ' + Math.random()));
+let closed = 0;
+server.on('connection', (s) => s.on('close', () => {
+  console.log('connection closed');
+  if (++closed === 2) server.close(() => console.log('server closed'));
+}));
+server.listen(0, '127.0.0.1', () => console.log('listening', server.address().port));
+`,
+  });
+  const running = start(dir, 'server.mjs');
+  const port = Number(await running.ready);
+  // One client never finishes its request headers; another is served.
+  const replies: string[] = [];
+  await Promise.all(
+    [
+      'GET /slow HTTP/1.1\r\nHost: x\r\n',
+      'GET /fast HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n',
+    ].map((text) => new Promise<void>((resolve) => {
+      const s = net.connect(port, '127.0.0.1', () => s.write(text));
+      s.on('data', (d) => replies.push(String(d).split('\r\n')[0]!));
+      s.on('close', () => resolve());
+    })),
+  );
+  const rec = await running.done;
+  assert.deepEqual(replies.sort(), ['HTTP/1.1 200 OK', 'HTTP/1.1 408 Request Timeout']);
+  assert.match(rec.stdout, /server closed/);
+  assertReplays(dir, rec, 2);
+});

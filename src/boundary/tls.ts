@@ -17,6 +17,7 @@
 import { X509Certificate } from 'node:crypto';
 import type { Boundary } from './boundary.js';
 import type { Engine } from '../core/engine.js';
+import { real } from '../core/originals.js';
 import { Shape } from '../core/trace/format.js';
 import {
   K, deliver, engine, expectOwn, makeStandIn, mark, net, rethrowIfRecorded, replayConnecting, serverHooks,
@@ -181,6 +182,7 @@ function tlsKey(options: any, rawId: number | null): Record<string, unknown> {
 }
 
 let pendingClient: SockState | null = null;
+let warnedDirect = false;
 
 export const tlsBoundary: Boundary = {
   name: 'tls',
@@ -234,6 +236,10 @@ export const tlsBoundary: Boundary = {
           st.tls = { options: this._tlsOptions, isServer: true, snap: null, delivery() {} } satisfies TlsInfo;
         }
         if (st) tapTlsWrap(ssl, st);
+        else if (!engine.passthrough && !warnedDirect) {
+          warnedDirect = true;
+          real.writeSync(2, 'retrace: warning: a tls.TLSSocket built directly (not by tls.connect or a TLS server) is not recorded; a replay will stop here\n');
+        }
         return ssl;
       };
 
