@@ -547,7 +547,7 @@ function replayDestroy(this: any, exception: Error | null, cb: AnyFn): void {
 function replaySetTimeout(this: any, msecs: number, callback?: AnyFn): unknown {
   if (this.destroyed) return this;
   this.timeout = msecs;
-  if (typeof msecs !== 'number' || !Number.isFinite(msecs) || msecs < 0) {
+  if (typeof msecs !== 'number' || Number.isNaN(msecs) || msecs < 0) {
     // Node's own check (getTimerDuration) throws the same error.
     return realSetTimeout.call(this, msecs, callback);
   }
