@@ -11,7 +11,21 @@ const USAGE = `usage:
   retrace record [--out DIR] [--force] -- COMMAND [ARGS...]
   retrace replay [DIR] [--process N] [--inspect[=PORT]] [--inspect-brk[=PORT]] [--stall-ms MS]
   retrace info [DIR] [--json]
+  retrace show [DIR] [--kind K] [--grep TEXT] [--process N] [--from MS] [--to MS] [--json] [--event N]
+  retrace print [DIR] --at FILE:LINE[:COL] --expr EXPR [--hit N]
+  retrace why [DIR] --at FILE:LINE[:COL] --expr EXPR [--hit N|last] [--json] [--html FILE]
+  retrace vscode [DIR]
 DIR defaults to ./recording.`;
+
+// Commands that live in their own module, loaded only when asked for, so that `record` and
+// `replay` start without paying for the inspection tools. Each module exports
+// `run(args: string[]): Promise<number>` and throws UsageError for bad arguments.
+const LAZY_COMMANDS: Record<string, () => Promise<{ run(args: string[]): Promise<number> }>> = {
+  show: () => import('./show.js'),
+  print: () => import('./print.js'),
+  why: () => import('./why.js'),
+  vscode: () => import('./vscode.js'),
+};
 
 function takeValue(args: string[], i: number, flag: string): string {
   const v = args[i + 1];
@@ -83,8 +97,11 @@ async function run(argv: string[]): Promise<number> {
     case '-h':
       process.stdout.write(`${USAGE}\n`);
       return command === undefined ? 2 : 0;
-    default:
+    default: {
+      const load = command ? LAZY_COMMANDS[command] : undefined;
+      if (load) return (await load()).run(rest);
       throw new UsageError(`unknown command "${command}": see retrace --help`);
+    }
   }
 }
 

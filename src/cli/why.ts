@@ -1,0 +1,6 @@
+// `retrace why`: being built (see the issue tracker); replaced by the real command.
+import { UsageError } from './recording.js';
+
+export async function run(_args: string[]): Promise<number> {
+  throw new UsageError('retrace why is not built yet');
+}
