@@ -26,6 +26,8 @@ export const real = Object.freeze({
   setInterval: globalThis.setInterval,
   clearInterval: globalThis.clearInterval,
   dateNow: Date.now,
+  /** Monotonic milliseconds (performance.now), for the trace's clock records. */
+  monotonicNow: performance.now.bind(performance),
   processExit: process.exit.bind(process),
   processKill: process.kill.bind(process),
   processEmit: process.emit.bind(process) as (event: string | symbol, ...args: unknown[]) => boolean,

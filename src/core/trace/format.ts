@@ -2,7 +2,9 @@
 // change both together, and bump FORMAT_VERSION on any incompatible change.
 
 export const MAGIC = Buffer.from('RETRACE\n', 'latin1');
-export const FORMAT_VERSION = 1;
+export const FORMAT_VERSION = 2;
+/** The oldest format this version reads (format 1 has no clock records). */
+export const OLDEST_READABLE_FORMAT = 1;
 /** Bytes before the first chunk: MAGIC then u16 format version. */
 export const PREAMBLE_SIZE = MAGIC.length + 2;
 
@@ -38,9 +40,15 @@ export const enum EngineChannel {
   Define = 0,
   /** The event loop entered JavaScript for a request: request id varint, payload value. */
   Deliver = 1,
+  /**
+   * Format 2: a clock reading, not counted as an event: varint microseconds since the recording
+   * started (monotonic). It dates the events after it, for `retrace show`; replay ignores it.
+   */
+  Clock = 2,
 }
 
-export const FIRST_USER_CHANNEL = 2;
+/** The first channel id of recorded channels (format 1 traces started at 2: they have no clock). */
+export const FIRST_USER_CHANNEL = 3;
 
 export interface TraceHeader {
   format: number;

@@ -2,7 +2,7 @@ import * as zlib from 'node:zlib';
 import { real } from '../originals.js';
 import { ByteReader, CorruptTraceError, readValue } from './codec.js';
 import {
-  CHUNK_HEADER_SIZE, ChunkCodec, ChunkType, EngineChannel, FORMAT_VERSION, MAGIC, PREAMBLE_SIZE, Shape,
+  CHUNK_HEADER_SIZE, ChunkCodec, ChunkType, EngineChannel, FORMAT_VERSION, MAGIC, OLDEST_READABLE_FORMAT, PREAMBLE_SIZE, Shape,
   type ModuleHash, type TraceEnd, type TraceHeader,
 } from './format.js';
 
@@ -22,12 +22,16 @@ export interface ChannelDef {
   shape: Shape;
 }
 
-/** One decoded event. `index` is its event number, counted from 0 over the whole trace. */
+/**
+ * One decoded event. `index` is its event number, counted from 0 over the whole trace. `time` is
+ * the last clock reading before it, in milliseconds since the recording started (0 in format 1
+ * traces, which have no clock records: see `TraceFile.hasClock`).
+ */
 export type TraceEvent =
-  | { index: number; kind: 'value'; channel: ChannelDef; value: unknown }
-  | { index: number; kind: 'call'; channel: ChannelDef; args: unknown; threw: boolean; result: unknown }
-  | { index: number; kind: 'request'; channel: ChannelDef; reqId: number; args: unknown }
-  | { index: number; kind: 'deliver'; reqId: number; payload: unknown };
+  | { index: number; time: number; kind: 'value'; channel: ChannelDef; value: unknown }
+  | { index: number; time: number; kind: 'call'; channel: ChannelDef; args: unknown; threw: boolean; result: unknown }
+  | { index: number; time: number; kind: 'request'; channel: ChannelDef; reqId: number; args: unknown }
+  | { index: number; time: number; kind: 'deliver'; reqId: number; payload: unknown };
 
 interface RawChunk {
   type: ChunkType;
@@ -44,7 +48,17 @@ export class TraceFile {
   truncation: string | null = null;
   private readonly eventChunks: RawChunk[] = [];
 
-  private constructor(readonly path: string, readonly size: number, chunks: RawChunk[], truncation: string | null) {
+  /** Whether events carry clock readings (format 2 and later). */
+  get hasClock(): boolean {
+    return this.version >= 2;
+  }
+
+  /** How many event chunks the file holds (each decodes independently: `events(fromChunk)`). */
+  get eventChunkCount(): number {
+    return this.eventChunks.length;
+  }
+
+  private constructor(readonly path: string, readonly size: number, readonly version: number, chunks: RawChunk[], truncation: string | null) {
     this.truncation = truncation;
     const first = chunks[0];
     if (!first || first.type !== ChunkType.Header) throw new TraceError(`${path} has no header: it is not a complete recording`);
@@ -75,6 +89,7 @@ export class TraceFile {
     if (version > FORMAT_VERSION) {
       throw new TraceError(`${path} uses trace format ${version}; this retrace-node reads up to format ${FORMAT_VERSION}: upgrade retrace-node`);
     }
+    if (version < OLDEST_READABLE_FORMAT) throw new TraceError(`${path} uses trace format ${version}, which this retrace-node no longer reads`);
     const chunks: RawChunk[] = [];
     let pos = PREAMBLE_SIZE;
     let truncation: string | null = null;
@@ -101,18 +116,24 @@ export class TraceFile {
       chunks.push({ type, codec, rawLength, stored });
       pos = start + storedLength;
     }
-    return new TraceFile(path, data.length, chunks, truncation);
+    return new TraceFile(path, data.length, version, chunks, truncation);
   }
 
   /** Iterates decoded events in order. Throws CorruptTraceError if an event cannot be decoded. */
   *events(): Generator<TraceEvent> {
     const channels = new Map<number, ChannelDef>();
+    const clock = this.hasClock;
     let index = 0;
+    let time = 0;
     for (const chunk of this.eventChunks) {
       const raw = decodeChunk(chunk);
       const r = new ByteReader(raw);
       while (!r.done) {
         const ch = r.varint();
+        if (clock && ch === EngineChannel.Clock) {
+          time = r.varint() / 1000;
+          continue;
+        }
         if (ch === EngineChannel.Define) {
           const id = r.varint();
           const name = r.string();
@@ -122,24 +143,24 @@ export class TraceFile {
         }
         if (ch === EngineChannel.Deliver) {
           const reqId = r.varint();
-          yield { index: index++, kind: 'deliver', reqId, payload: readValue(r) };
+          yield { index: index++, time, kind: 'deliver', reqId, payload: readValue(r) };
           continue;
         }
         const channel = channels.get(ch);
         if (!channel) throw new CorruptTraceError(`event ${index} uses undefined channel ${ch}`);
         switch (channel.shape) {
           case Shape.Value:
-            yield { index: index++, kind: 'value', channel, value: readValue(r) };
+            yield { index: index++, time, kind: 'value', channel, value: readValue(r) };
             break;
           case Shape.Call: {
             const args = readValue(r);
             const threw = r.u8() === 1;
-            yield { index: index++, kind: 'call', channel, args, threw, result: readValue(r) };
+            yield { index: index++, time, kind: 'call', channel, args, threw, result: readValue(r) };
             break;
           }
           case Shape.Request: {
             const reqId = r.varint();
-            yield { index: index++, kind: 'request', channel, reqId, args: readValue(r) };
+            yield { index: index++, time, kind: 'request', channel, reqId, args: readValue(r) };
             break;
           }
           default:

@@ -6,6 +6,11 @@ import { ChunkType, EngineChannel, FORMAT_VERSION, MAGIC, Shape, type ModuleHash
 
 export type { ChunkTransform } from './chunks.js';
 
+/** Clock records closer together than this are left out (microseconds). */
+const CLOCK_RESOLUTION_US = 50;
+/** Outside deliveries, the clock is checked every this many events. */
+const CLOCK_EVERY = 64;
+
 /** Sees every value before it is encoded; returns what to store instead (redaction). */
 export type ValueFilter = (channel: string, value: unknown) => unknown;
 
@@ -42,6 +47,11 @@ export class TraceWriter {
   private eventChunks = 0;
   private readonly workerAfterChunks: number;
   readonly valueFilter: ValueFilter | undefined;
+  /** The monotonic clock when the recording started; clock records count microseconds from it. */
+  private readonly clockOrigin = real.monotonicNow();
+  private lastClock = -CLOCK_RESOLUTION_US;
+  /** Events until the next clock check outside deliveries. */
+  private clockCountdown = 0;
 
   constructor(private readonly fd: number, header: TraceHeader, options: TraceWriterOptions = {}) {
     this.chunkBytes = options.chunkBytes ?? 1 << 16;
@@ -57,6 +67,20 @@ export class TraceWriter {
     preamble.writeUInt16LE(FORMAT_VERSION, MAGIC.length);
     real.writeSync(fd, preamble);
     this.writeJsonChunk(ChunkType.Header, header);
+  }
+
+  /**
+   * Writes a clock record when time moved on since the last one. Called before every delivery (the
+   * event loop entering JavaScript is when time passes) and every CLOCK_EVERY events otherwise, so
+   * a long synchronous run is dated too; one monotonic read, no allocation.
+   */
+  private stamp(): void {
+    this.clockCountdown = CLOCK_EVERY;
+    const us = Math.round((real.monotonicNow() - this.clockOrigin) * 1000);
+    if (us - this.lastClock < CLOCK_RESOLUTION_US) return;
+    this.lastClock = us;
+    this.events.varint(EngineChannel.Clock);
+    this.events.varint(us);
   }
 
   defineChannel(id: number, name: string, shape: Shape): void {
@@ -75,6 +99,7 @@ export class TraceWriter {
 
   /** Value-shaped event holding a float (Date.now, Math.random): no allocation. */
   writeFloatEvent(channel: number, v: number): void {
+    if (--this.clockCountdown <= 0) this.stamp();
     const w = this.events;
     w.varint(channel);
     if (this.valueFilter) {
@@ -88,12 +113,14 @@ export class TraceWriter {
   }
 
   writeValueEvent(channel: number, v: unknown): void {
+    if (--this.clockCountdown <= 0) this.stamp();
     this.events.varint(channel);
     this.value(channel, v);
     this.endEvent();
   }
 
   writeCallEvent(channel: number, args: unknown, threw: boolean, result: unknown): void {
+    if (--this.clockCountdown <= 0) this.stamp();
     this.events.varint(channel);
     this.value(channel, args);
     this.events.u8(threw ? 1 : 0);
@@ -102,6 +129,7 @@ export class TraceWriter {
   }
 
   writeRequestEvent(channel: number, reqId: number, args: unknown): void {
+    if (--this.clockCountdown <= 0) this.stamp();
     this.events.varint(channel);
     this.events.varint(reqId);
     this.value(channel, args);
@@ -109,6 +137,7 @@ export class TraceWriter {
   }
 
   writeDeliverEvent(reqId: number, payload: unknown): void {
+    this.stamp();
     this.events.varint(EngineChannel.Deliver);
     this.events.varint(reqId);
     this.value(EngineChannel.Deliver, payload);
