@@ -1,0 +1,440 @@
+#!/usr/bin/env node
+// The recording-overhead benchmark: `npm run bench` (full, writes BENCHMARKS.md) or
+// `npm run bench:smoke` (tiny durations, writes to a temporary file; CI runs it so the bench keeps
+// working, and asserts no timing).
+//
+// Every figure is a ratio or a difference against the same program run unrecorded, on the same
+// machine, in the same run: plain and recorded rounds alternate (plain first in odd rounds,
+// recorded first in even ones) and each figure is the median over the rounds. Servers, the upstream
+// service and the load generator (autocannon) are separate processes.
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createRequire } from 'node:module';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const require = createRequire(import.meta.url);
+const node = process.execPath;
+const retrace = path.join(root, 'bin', 'retrace.js');
+const autocannon = path.join(path.dirname(require.resolve('autocannon/package.json')), 'autocannon.js');
+
+// ---- options ----
+
+const argv = process.argv.slice(2);
+const smoke = argv.includes('--smoke');
+const outArg = argv.indexOf('--out');
+const only = argv.includes('--only') ? argv[argv.indexOf('--only') + 1].split(',') : null;
+const config = smoke
+  ? { rounds: 1, warmup: 0.5, duration: 1, connections: 10, microRounds: 1, microScale: 0.05, microBatches: 2 }
+  : { rounds: Number(process.env.BENCH_ROUNDS ?? 5), warmup: 2, duration: Number(process.env.BENCH_DURATION ?? 6), connections: 32, microRounds: 5, microScale: 1, microBatches: 7 };
+const outFile = outArg >= 0 ? path.resolve(argv[outArg + 1]) : smoke ? path.join(os.tmpdir(), `retrace-bench-smoke-${process.pid}.md`) : path.join(root, 'BENCHMARKS.md');
+const work = fs.mkdtempSync(path.join(os.tmpdir(), 'retrace-bench-'));
+
+if (!fs.existsSync(path.join(root, 'dist', 'src', 'core', 'trace', 'reader.js'))) {
+  console.error('retrace: bench needs the build: run `npm run build` first');
+  process.exit(2);
+}
+const { TraceFile } = await import(path.join(root, 'dist', 'src', 'core', 'trace', 'reader.js'));
+
+const log = (msg) => process.stderr.write(`bench: ${msg}\n`);
+
+// ---- processes ----
+
+/** Starts a process and resolves once it printed "READY <port> <pid>". */
+function startServer(command, args, env = {}) {
+  const child = spawn(command, args, { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const lines = [];
+  let stderr = '';
+  child.stderr.on('data', (d) => (stderr += d));
+  let buffered = '';
+  const exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+  const ready = new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${path.basename(args.at(-1))} did not start in 30 s: ${stderr}`)), 30_000);
+    child.stdout.on('data', (d) => {
+      buffered += d;
+      let nl;
+      while ((nl = buffered.indexOf('\n')) >= 0) {
+        const line = buffered.slice(0, nl);
+        buffered = buffered.slice(nl + 1);
+        lines.push(line);
+        const m = /^READY (\d+) (\d+)$/.exec(line);
+        if (m) {
+          clearTimeout(timer);
+          resolve({ port: Number(m[1]), pid: Number(m[2]) });
+        }
+      }
+    });
+    exited.then(({ code, signal }) => reject(new Error(`${path.basename(args.at(-1))} exited (${code ?? signal}) before it was ready: ${stderr.trim()}`)));
+  });
+  return { child, ready, exited, lines, stderr: () => stderr };
+}
+
+/** Runs a command to completion; resolves with its output and wall time in ms. */
+function run(command, args, { env = {}, input } = {}) {
+  return new Promise((resolve, reject) => {
+    const start = process.hrtime.bigint();
+    const child = spawn(command, args, { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('error', reject);
+    child.on('exit', (code, signal) => resolve({ code, signal, stdout, stderr, ms: Number(process.hrtime.bigint() - start) / 1e6 }));
+  });
+}
+
+async function load(url, seconds) {
+  const r = await run(node, [autocannon, '--json', '-c', String(config.connections), '-d', String(seconds), url]);
+  if (r.code !== 0) throw new Error(`autocannon failed: ${r.stderr}`);
+  const j = JSON.parse(r.stdout.slice(r.stdout.indexOf('{')));
+  return {
+    requests: j.requests.total,
+    rps: j.requests.total / j.duration,
+    p50: j.latency.p50,
+    p99: j.latency.p99,
+    errors: j.errors + j.timeouts + j.non2xx,
+  };
+}
+
+// ---- traces ----
+
+/** Sums of a trace file's chunk lengths, by reading the chunk headers (docs/trace-format.md). */
+function chunkSizes(file) {
+  const buf = fs.readFileSync(file);
+  let at = 10;
+  const sizes = { file: buf.length, eventsRaw: 0, eventsStored: 0, chunks: 0 };
+  while (at + 14 <= buf.length) {
+    const type = buf[at];
+    const rawLength = buf.readUInt32LE(at + 2);
+    const storedLength = buf.readUInt32LE(at + 6);
+    if (type === 2) {
+      sizes.eventsRaw += rawLength;
+      sizes.eventsStored += storedLength;
+      sizes.chunks++;
+    }
+    at += 14 + storedLength;
+  }
+  return sizes;
+}
+
+/** Bytes of data in a value: Buffers and typed arrays by length, strings by UTF-8 length. */
+function dataBytes(v, depth = 0) {
+  if (v == null || depth > 64) return 0;
+  if (typeof v === 'string') return Buffer.byteLength(v);
+  if (ArrayBuffer.isView(v)) return v.byteLength;
+  if (v instanceof ArrayBuffer) return v.byteLength;
+  if (typeof v !== 'object') return 0;
+  let n = 0;
+  for (const x of Array.isArray(v) ? v : v instanceof Map || v instanceof Set ? [...v.values()] : Object.values(v)) n += dataBytes(x, depth + 1);
+  return n;
+}
+
+/** Events, socket bytes (data read and written) and all payload bytes of a recorded trace. */
+function traceContents(file) {
+  const trace = TraceFile.open(file);
+  const socketChannels = new Set(['net.write']);
+  let events = 0;
+  let socketBytes = 0;
+  for (const ev of trace.events()) {
+    events++;
+    if (ev.kind === 'call' && socketChannels.has(ev.channel.name)) socketBytes += ev.args[1]?.byteLength ?? 0;
+    else if (ev.kind === 'deliver' && Array.isArray(ev.payload) && ev.payload[0] === 0 && Buffer.isBuffer(ev.payload[2])) socketBytes += ev.payload[2].length;
+  }
+  const durationMs = trace.end ? trace.end.endTime - trace.header.startTime : null;
+  return { events, socketBytes, durationMs, complete: trace.end !== null };
+}
+
+function traceFileOf(dir) {
+  const files = fs.readdirSync(dir).filter((f) => /^p\d+\.rtrc$/.test(f)).sort();
+  if (files.length === 0) throw new Error(`no trace in ${dir}`);
+  return path.join(dir, files[0]);
+}
+
+// ---- workloads ----
+
+const median = (xs) => {
+  const s = xs.filter((x) => typeof x === 'number' && Number.isFinite(x)).sort((a, b) => a - b);
+  if (s.length === 0) return null;
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+
+async function pgAvailable() {
+  const pg = require('pg');
+  const client = new pg.Client({ host: process.env.PGHOST ?? '127.0.0.1', port: Number(process.env.PGPORT ?? 5432), user: process.env.PGUSER ?? 'postgres', database: process.env.PGDATABASE ?? 'test', connectionTimeoutMillis: 2000 });
+  try {
+    await client.connect();
+    await client.query('SELECT 1');
+    await client.end();
+    return null;
+  } catch (err) {
+    return `no PostgreSQL at ${process.env.PGHOST ?? '127.0.0.1'}:${process.env.PGPORT ?? 5432} (${err.message || err.code})`;
+  }
+}
+
+const workloads = [
+  { key: 'minimal', title: 'minimal node:http server', script: 'bench/servers/minimal-http.mjs', path: '/' },
+  { key: 'express-pg', title: 'Express 5 + PostgreSQL, 3 queries per request', script: 'bench/servers/express-pg.mjs', path: '/items/next', needs: pgAvailable },
+  { key: 'fastify-fetch', title: 'Fastify 5 calling an upstream service with fetch', script: 'bench/servers/fastify-fetch.mjs', path: '/quote', upstream: true },
+];
+
+/** One server run under load: plain, or under `retrace record` into `dir`. */
+async function serverRound(w, recordDir, env) {
+  const script = path.join(root, w.script);
+  const proc = recordDir
+    ? startServer(node, [retrace, 'record', '--force', '--out', recordDir, '--', node, script], env)
+    : startServer(node, [script], env);
+  const { port, pid } = await proc.ready;
+  const url = `http://127.0.0.1:${port}${w.path}`;
+  const warm = config.warmup > 0 ? await load(url, config.warmup) : { requests: 0, errors: 0 };
+  const measured = await load(url, config.duration);
+  process.kill(pid, 'SIGTERM');
+  const exit = await proc.exited;
+  const rssLine = proc.lines.find((l) => l.startsWith('RSS '));
+  if (!rssLine) throw new Error(`${w.key}${recordDir ? ' (recorded)' : ''} ended (${exit.code ?? exit.signal}) without reporting its memory: ${proc.stderr().trim()}`);
+  return { ...measured, totalRequests: warm.requests + measured.requests, errors: warm.errors + measured.errors, rssKiB: Number(rssLine.slice(4)) };
+}
+
+async function replayRound(dir) {
+  const file = traceFileOf(dir);
+  const contents = traceContents(file);
+  const sizes = chunkSizes(file);
+  const offline = await run('unshare', ['-n', 'true']).then((r) => r.code === 0, () => false);
+  const r = offline ? await run('unshare', ['-n', node, retrace, 'replay', dir]) : await run(node, [retrace, 'replay', dir]);
+  return { ...contents, ...sizes, replayMs: r.ms, replayOk: r.code === 0, replayExit: r.code, replayOffline: offline, replayError: r.code === 0 ? null : r.stderr.trim().split('\n').slice(-3).join(' / ') };
+}
+
+async function benchServer(w) {
+  if (w.needs) {
+    const missing = await w.needs();
+    if (missing) {
+      log(`skipping ${w.key}: ${missing}`);
+      return { workload: w, skipped: missing };
+    }
+  }
+  let upstream = null;
+  const env = {};
+  if (w.upstream) {
+    upstream = startServer(node, [path.join(root, 'bench/servers/upstream.mjs')]);
+    env.UPSTREAM_PORT = String((await upstream.ready).port);
+  }
+  const plain = [];
+  const recorded = [];
+  const traces = [];
+  try {
+    for (let round = 0; round < config.rounds; round++) {
+      const dir = path.join(work, `${w.key}-${round}`);
+      const order = round % 2 === 0 ? ['plain', 'recorded'] : ['recorded', 'plain'];
+      for (const which of order) {
+        const r = await serverRound(w, which === 'recorded' ? dir : null, env);
+        (which === 'recorded' ? recorded : plain).push(r);
+        log(`${w.key} round ${round + 1}/${config.rounds} ${which}: ${Math.round(r.rps)} req/s, p50 ${r.p50} ms, p99 ${r.p99} ms, peak RSS ${Math.round(r.rssKiB / 1024)} MiB`);
+      }
+      const t = await replayRound(dir);
+      traces.push(t);
+      log(`${w.key} round ${round + 1} trace: ${t.events} events, ${t.eventsStored} B stored / ${t.eventsRaw} B raw, socket bytes ${t.socketBytes}; replay ${Math.round(t.replayMs)} ms (${t.replayOk ? 'ok' : `exit ${t.replayExit}: ${t.replayError}`}) vs recorded ${t.durationMs} ms`);
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  } finally {
+    if (upstream) {
+      upstream.child.kill('SIGTERM');
+      await upstream.exited;
+    }
+  }
+  return { workload: w, plain, recorded, traces };
+}
+
+// ---- the micro-benchmark ----
+
+async function benchMicro() {
+  const env = { BENCH_MICRO_SCALE: String(config.microScale), BENCH_MICRO_BATCHES: String(config.microBatches) };
+  const script = path.join(root, 'bench/micro.mjs');
+  const parse = (r, which) => {
+    const line = r.stdout.split('\n').find((l) => l.startsWith('MICRO '));
+    if (r.code !== 0 || !line) throw new Error(`micro-benchmark (${which}) failed (${r.code ?? r.signal}): ${r.stderr.trim()}`);
+    return JSON.parse(line.slice(6, line.lastIndexOf('}') + 1));
+  };
+  const plain = [];
+  const recorded = [];
+  const traces = [];
+  for (let round = 0; round < config.microRounds; round++) {
+    const dir = path.join(work, `micro-${round}`);
+    const order = round % 2 === 0 ? ['plain', 'recorded'] : ['recorded', 'plain'];
+    for (const which of order) {
+      if (which === 'plain') plain.push(parse(await run(node, [script], { env }), which));
+      else {
+        recorded.push(parse(await run(node, [retrace, 'record', '--force', '--out', dir, '--', node, script], { env }), which));
+        traces.push(chunkSizes(traceFileOf(dir)));
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    }
+    log(`micro round ${round + 1}/${config.microRounds}: ${Object.keys(plain[0]).map((k) => `${k} ${plain.at(-1)[k].nsPerCall.toFixed(1)} -> ${recorded.at(-1)[k].nsPerCall.toFixed(1)} ns`).join(', ')}`);
+  }
+  const ops = Object.keys(plain[0]).map((name) => {
+    const p = median(plain.map((r) => r[name].nsPerCall));
+    const r = median(recorded.map((x) => x[name].nsPerCall));
+    const added = median(plain.map((x, i) => recorded[i][name].nsPerCall - x[name].nsPerCall));
+    return { name, calls: plain[0][name].calls, plainNs: p, recordedNs: r, addedNs: added };
+  });
+  return { ops, traces };
+}
+
+// ---- the report ----
+
+function machine() {
+  const cpus = os.cpus();
+  return {
+    cpu: `${cpus[0]?.model ?? 'unknown'} (${cpus.length} logical cores${cpus[0]?.speed ? `, ${cpus[0].speed} MHz` : ''})`,
+    memory: `${(os.totalmem() / 2 ** 30).toFixed(1)} GiB`,
+    os: `${os.type()} ${os.release()} ${os.arch()}`,
+    node: process.version,
+    load: os.loadavg().map((x) => x.toFixed(2)).join(' '),
+  };
+}
+
+const fmt = (x, digits = 0) => (x === null || x === undefined || Number.isNaN(x) ? 'n/a' : x.toFixed(digits));
+const ratio = (a, b) => (a === null || b === null || b === 0 ? null : a / b);
+const met = (ok) => (ok === null ? 'not measured' : ok ? '**met**' : '**not met**');
+
+function serverSummary(s) {
+  if (s.skipped) return null;
+  const rps = ratio(median(s.recorded.map((r) => r.rps)), median(s.plain.map((r) => r.rps)));
+  const perRound = median(s.plain.map((p, i) => s.recorded[i].rps / p.rps));
+  const t = s.traces;
+  return {
+    plainRps: median(s.plain.map((r) => r.rps)),
+    recordedRps: median(s.recorded.map((r) => r.rps)),
+    rpsRatio: rps,
+    rpsRatioPerRound: perRound,
+    plainP50: median(s.plain.map((r) => r.p50)),
+    recordedP50: median(s.recorded.map((r) => r.p50)),
+    plainP99: median(s.plain.map((r) => r.p99)),
+    recordedP99: median(s.recorded.map((r) => r.p99)),
+    plainRss: median(s.plain.map((r) => r.rssKiB)),
+    recordedRss: median(s.recorded.map((r) => r.rssKiB)),
+    errors: s.plain.concat(s.recorded).reduce((n, r) => n + r.errors, 0),
+    events: median(t.map((x) => x.events)),
+    eventsPerRequest: median(t.map((x, i) => x.events / s.recorded[i].totalRequests)),
+    rawPerRequest: median(t.map((x, i) => x.eventsRaw / s.recorded[i].totalRequests)),
+    storedPerRequest: median(t.map((x, i) => x.eventsStored / s.recorded[i].totalRequests)),
+    socketPerRequest: median(t.map((x, i) => x.socketBytes / s.recorded[i].totalRequests)),
+    rawPerEvent: median(t.map((x) => x.eventsRaw / x.events)),
+    storedPerEvent: median(t.map((x) => x.eventsStored / x.events)),
+    storedOverSocket: median(t.map((x) => x.eventsStored / x.socketBytes)),
+    replayMs: median(t.map((x) => x.replayMs)),
+    recordMs: median(t.map((x) => x.durationMs)),
+    replayOverRecord: median(t.map((x) => x.replayMs / x.durationMs)),
+    replayFailures: t.filter((x) => !x.replayOk).map((x) => `exit ${x.replayExit}: ${x.replayError}`),
+    replayOffline: t.every((x) => x.replayOffline),
+  };
+}
+
+function report(results, started) {
+  const m = machine();
+  const L = [];
+  const servers = results.servers.map((s) => ({ s, sum: serverSummary(s) }));
+  const byKey = Object.fromEntries(servers.map(({ s, sum }) => [s.workload.key, sum]));
+  const micro = results.micro;
+  const op = (name) => micro?.ops.find((o) => o.name === name);
+  L.push('# Recording overhead benchmarks', '');
+  L.push(`Generated by \`npm run bench${smoke ? ':smoke' : ''}\` (bench/run.mjs) on ${started.toISOString()}; do not edit by hand.${smoke ? ' **Smoke run: durations too short for the figures to mean anything.**' : ''}`, '');
+  L.push('## Machine', '');
+  L.push(`- CPU: ${m.cpu}`, `- Memory: ${m.memory}`, `- OS: ${m.os}`, `- Node.js: ${m.node}`, `- Load average when the run ended (1, 5, 15 min): ${m.load}`, '');
+  L.push('## Method', '');
+  L.push(
+    `- Each server runs as its own process, plain (\`node server.mjs\`) or recorded (\`retrace record -- node server.mjs\`), ` +
+      `under autocannon 8 in another process: ${config.connections} connections, ${config.warmup} s of warm-up load then ${config.duration} s measured. ` +
+      `Plain and recorded runs alternate (plain first in odd rounds, recorded first in even rounds), ${config.rounds} round${config.rounds === 1 ? '' : 's'}; every figure is the median over the rounds.`,
+    '- The Fastify workload calls an upstream HTTP service (an unrecorded plain `node:http` process) with the global `fetch` for every request. ' +
+      'The Express workload makes three PostgreSQL queries per request through `pg.Pool` (a row by key, an aggregate over its category, an update) on the local server.',
+    '- Throughput is requests completed / measured seconds; latency percentiles are autocannon\'s (whole milliseconds). Peak RSS is the server process\'s own `process.resourceUsage().maxRSS`, printed at SIGTERM ' +
+      '(the recorded figure includes the trace writer\'s worker thread, which lives in the same process).',
+    '- Trace size: chunk headers of the trace file give the raw (encoded) and stored (deflated) bytes of the event chunks. "Socket bytes" are the bytes that crossed the boundary: ' +
+      'every byte the server read from or wrote to its sockets (HTTP clients, PostgreSQL, the upstream), summed from the trace\'s `net.write` calls and data deliveries. Per request divides by the requests of both load phases (warm-up and measured).',
+    `- Replay: \`retrace replay\` of each recorded server run${results.servers.some((s) => s.traces?.some((t) => t.replayOffline)) ? ', under `unshare -n` (no network)' : ''}, wall time from spawn to exit, against the recorded process\'s lifetime (header \`startTime\` to end \`endTime\`). ` +
+      'A server\'s replay re-runs its whole recorded traffic, warm-up included, with no network wait.',
+    `- Micro-benchmark (bench/micro.mjs): tight loops of one boundary call each, in batches (${config.microBatches} measured after one warm-up batch; the median batch counts), ` +
+      `plain and recorded processes alternating, ${config.microRounds} round${config.microRounds === 1 ? '' : 's'}. "Added" is the median over rounds of recorded minus plain ns per call.`,
+    '- The machine is shared: other engineers run test suites on it at the same time, so absolute figures move between runs; the alternation and medians are there so that noise hits both sides alike. Expect a few percent of noise in the ratios.',
+    '',
+  );
+
+  L.push('## Targets', '');
+  L.push('| target | measured | status |', '|---|---|---|');
+  const ex = byKey['express-pg'];
+  const mi = byKey.minimal;
+  L.push(`| Express + PostgreSQL throughput, recorded / plain ≥ 0.97 (aim 0.99) | ${ex ? fmt(ex.rpsRatio, 3) : `skipped: ${results.servers.find((s) => s.workload.key === 'express-pg')?.skipped ?? 'not run'}`} | ${ex ? met(ex.rpsRatio >= 0.97) : 'not measured'} |`);
+  L.push(`| minimal server throughput, recorded / plain ≥ 0.90 | ${mi ? fmt(mi.rpsRatio, 3) : 'not run'} | ${mi ? met(mi.rpsRatio >= 0.9) : 'not measured'} |`);
+  for (const name of ['Date.now', 'Math.random']) {
+    const o = op(name);
+    L.push(`| < 50 ns added per \`${name}\` call | ${o ? `${fmt(o.addedNs, 1)} ns` : 'not run'} | ${o ? met(o.addedNs < 50) : 'not measured'} |`);
+  }
+  const traceRatios = servers.filter((x) => x.sum).map(({ s, sum }) => `${s.workload.key} ${fmt(sum.storedOverSocket, 2)}`);
+  const allSmaller = servers.filter((x) => x.sum).every(({ sum }) => sum.storedOverSocket < 1);
+  L.push(`| trace smaller than the bytes that crossed the boundary (stored / socket bytes < 1) | ${traceRatios.join(', ') || 'not run'} | ${traceRatios.length ? met(allSmaller) : 'not measured'} |`);
+  const replayRatios = servers.filter((x) => x.sum).map(({ s, sum }) => `${s.workload.key} ${fmt(sum.replayOverRecord, 2)}`);
+  const allFaster = servers.filter((x) => x.sum).every(({ sum }) => sum.replayOverRecord < 1 && sum.replayFailures.length === 0);
+  L.push(`| replay faster than the recording took (replay / record time < 1) | ${replayRatios.join(', ') || 'not run'} | ${replayRatios.length ? met(allFaster) : 'not measured'} |`);
+  L.push('');
+
+  L.push('## Servers under load', '');
+  L.push('| workload | plain req/s | recorded req/s | ratio | ratio (median of per-round) | p50 ms plain / recorded | p99 ms plain / recorded | errors |', '|---|---|---|---|---|---|---|---|');
+  for (const { s, sum } of servers) {
+    if (!sum) {
+      L.push(`| ${s.workload.title} | skipped: ${s.skipped} | | | | | | |`);
+      continue;
+    }
+    L.push(`| ${s.workload.title} | ${fmt(sum.plainRps)} | ${fmt(sum.recordedRps)} | ${fmt(sum.rpsRatio, 3)} | ${fmt(sum.rpsRatioPerRound, 3)} | ${fmt(sum.plainP50)} / ${fmt(sum.recordedP50)} | ${fmt(sum.plainP99)} / ${fmt(sum.recordedP99)} | ${sum.errors} |`);
+  }
+  L.push('');
+  L.push('## Trace size', '');
+  L.push('| workload | events / request | socket bytes / request | raw bytes / request | stored bytes / request | raw bytes / event | stored bytes / event | stored / socket bytes |', '|---|---|---|---|---|---|---|---|');
+  for (const { s, sum } of servers) {
+    if (!sum) continue;
+    L.push(`| ${s.workload.key} | ${fmt(sum.eventsPerRequest, 1)} | ${fmt(sum.socketPerRequest)} | ${fmt(sum.rawPerRequest)} | ${fmt(sum.storedPerRequest)} | ${fmt(sum.rawPerEvent, 1)} | ${fmt(sum.storedPerEvent, 1)} | ${fmt(sum.storedOverSocket, 3)} |`);
+  }
+  L.push('');
+  L.push('## Replay', '');
+  L.push('| workload | events | recorded process ran (ms) | replay took (ms) | replay / record | replay failures |', '|---|---|---|---|---|---|');
+  for (const { s, sum } of servers) {
+    if (!sum) continue;
+    L.push(`| ${s.workload.key} | ${fmt(sum.events)} | ${fmt(sum.recordMs)} | ${fmt(sum.replayMs)} | ${fmt(sum.replayOverRecord, 2)} | ${sum.replayFailures.length === 0 ? 'none' : sum.replayFailures.join('; ')} |`);
+  }
+  L.push('');
+  L.push('## Memory', '');
+  L.push('| workload | peak RSS plain (MiB) | peak RSS recorded (MiB) | recorded / plain |', '|---|---|---|---|');
+  for (const { s, sum } of servers) {
+    if (!sum) continue;
+    L.push(`| ${s.workload.key} | ${fmt(sum.plainRss / 1024, 1)} | ${fmt(sum.recordedRss / 1024, 1)} | ${fmt(ratio(sum.recordedRss, sum.plainRss), 2)} |`);
+  }
+  L.push('');
+  if (micro) {
+    L.push('## Boundary calls in a tight loop', '');
+    L.push('| call | calls per batch | plain ns/call | recorded ns/call | added ns/call |', '|---|---|---|---|---|');
+    for (const o of micro.ops) L.push(`| \`${o.name}\` | ${o.calls} | ${fmt(o.plainNs, 1)} | ${fmt(o.recordedNs, 1)} | ${fmt(o.addedNs, 1)} |`);
+    const t = median(micro.traces.map((x) => x.eventsStored));
+    const r = median(micro.traces.map((x) => x.eventsRaw));
+    L.push('', `The micro-benchmark's trace: ${fmt(r / 2 ** 20, 1)} MiB of encoded events, ${fmt(t / 2 ** 20, 1)} MiB stored.`, '');
+  }
+  return L.join('\n') + '\n';
+}
+
+// ---- main ----
+
+const started = new Date();
+log(`${smoke ? 'smoke' : 'full'} run: ${config.rounds} round(s) of ${config.warmup}+${config.duration} s per server; writing ${path.relative(process.cwd(), outFile) || outFile}`);
+const results = { servers: [], micro: null };
+try {
+  for (const w of workloads) {
+    if (only && !only.includes(w.key)) continue;
+    const s = await benchServer(w);
+    results.servers.push(s);
+  }
+  if (!only || only.includes('micro')) results.micro = await benchMicro();
+} finally {
+  fs.rmSync(work, { recursive: true, force: true });
+}
+fs.writeFileSync(outFile, report(results, started));
+log(`wrote ${outFile}`);
