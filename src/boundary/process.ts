@@ -21,6 +21,8 @@ interface EndEvent {
   reason: 'exit' | 'signal' | 'uncaught';
   exitCode: number | null;
   signal: string | null;
+  /** Record, reason 'uncaught': what Node printed about the exception (its stack), for `retrace show`. */
+  error?: string;
 }
 
 export const processBoundary: Boundary = {
@@ -96,6 +98,7 @@ function installEvents(engine: Engine, session: SessionContext): void {
   const emit = real.processEmit;
   let pumpDelivering = false;
   let uncaught = false;
+  let uncaughtError: string | undefined;
 
   // Node reaches JavaScript for signals, beforeExit and IPC through process.emit (the signal
   // watcher binds process.emit when the first listener is added, after this patch).
@@ -108,6 +111,7 @@ function installEvents(engine: Engine, session: SessionContext): void {
         const result = emit(ev, ...args);
         // Exit listeners ran above, so what they did is recorded before the end.
         const end: EndEvent = { reason: uncaught ? 'uncaught' : 'exit', exitCode: code, signal: null };
+        if (uncaught && uncaughtError !== undefined) end.error = uncaughtError;
         engine.value(endCh, () => end);
         session.finishRecording({ exitCode: code, signal: null, reason: 'exit' });
         return result;
@@ -130,9 +134,11 @@ function installEvents(engine: Engine, session: SessionContext): void {
   }, process.emit) as typeof process.emit;
 
   // The monitor sees every uncaught exception; only one no handler deals with ends the process.
-  process.on('uncaughtExceptionMonitor', () => {
-    if (process.listenerCount('uncaughtException') === 0) uncaught = true;
-    else if (engine.recording) engine.noteHandledThrow();
+  process.on('uncaughtExceptionMonitor', (err: unknown) => {
+    if (process.listenerCount('uncaughtException') === 0) {
+      uncaught = true;
+      if (engine.recording) uncaughtError = describeThrown(err);
+    } else if (engine.recording) engine.noteHandledThrow();
   });
 
   if (engine.replaying) {
@@ -201,6 +207,16 @@ function installEvents(engine: Engine, session: SessionContext): void {
         real.processKill(real.pid, sig);
       });
     }
+  }
+}
+
+/** A thrown value as Node reports it: an error's stack, or the value itself. Never throws. */
+function describeThrown(err: unknown): string {
+  try {
+    if (err instanceof Error) return String(err.stack ?? `${err.name}: ${err.message}`);
+    return `Uncaught ${typeof err === 'string' ? JSON.stringify(err) : String(err)}`;
+  } catch {
+    return 'Uncaught exception (it could not be described)';
   }
 }
 
