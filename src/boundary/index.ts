@@ -14,6 +14,8 @@ import { childProcessBoundary } from './child-process.js';
 import { stdinBoundary } from './stdin.js';
 import { threadpoolBoundary } from './threadpool.js';
 import { workersBoundary } from './workers.js';
+import { dnsBoundary } from './dns.js';
+import { dgramBoundary } from './dgram.js';
 import { netBoundary } from './net.js';
 import { tlsBoundary } from './tls.js';
 import { httpBoundary } from './http.js';
@@ -28,6 +30,8 @@ export const boundaries: readonly Boundary[] = [
   childProcessBoundary,
   stdinBoundary,
   threadpoolBoundary,
+  dnsBoundary,
+  dgramBoundary,
   netBoundary,
   tlsBoundary,
   httpBoundary,
