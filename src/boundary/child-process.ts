@@ -162,18 +162,21 @@ function addRecordingEnv(envPairs: unknown): void {
 /** The recording folder's process that was this pid's child (or grandchild through a shell), if recorded. */
 function recordedProcessOf(pid: unknown): number | null {
   if (!replayer || typeof pid !== 'number') return null;
-  try {
-    const dir = path.dirname(replayer.trace.path);
-    const me = replayer.trace.header.process;
-    for (const name of real.readdirSync(dir) as string[]) {
-      if (!TRACE_FILE_PATTERN.test(name)) continue;
-      const h = TraceFile.open(path.join(dir, name)).header;
-      if (h.parent === me && (h.pid === pid || h.ppid === pid)) return h.process;
+  const dir = path.dirname(replayer.trace.path);
+  const me = replayer.trace.header.process;
+  // retrace's own reading: Node's readFileSync opens files through the (patched) exports object.
+  return engine.unobserved(() => {
+    try {
+      for (const name of real.readdirSync(dir) as string[]) {
+        if (!TRACE_FILE_PATTERN.test(name)) continue;
+        const h = TraceFile.open(path.join(dir, name)).header;
+        if (h.parent === me && (h.pid === pid || h.ppid === pid)) return h.process;
+      }
+    } catch {
+      // no readable sibling traces: say nothing about them
     }
-  } catch {
-    // no readable sibling traces: say nothing about them
-  }
-  return null;
+    return null;
+  });
 }
 
 /** Replay stops here: deep stacks (Node's spawn path is long) so the program's line is found. */
@@ -212,19 +215,20 @@ function checkSpawn(channel: string, key: SpawnKey): void {
 /** The pid recorded for the spawn request `ev` (its 'started' call follows it in the trace). */
 function startedResultAfter(ev: TraceEvent): number | null {
   if (ev.kind !== 'request') return null;
-  try {
-    const trace = TraceFile.open(replayer!.trace.path);
-    for (const later of trace.events()) {
-      if (later.index <= ev.index) continue;
-      if (later.kind === 'call' && later.channel.name === STARTED_CHANNEL && (later.args as number[])[0] === ev.reqId) {
-        return (later.result as { pid?: number }).pid ?? null;
+  return engine.unobserved(() => {
+    try {
+      for (const later of TraceFile.open(replayer!.trace.path).events()) {
+        if (later.index <= ev.index) continue;
+        if (later.kind === 'call' && later.channel.name === STARTED_CHANNEL && (later.args as number[])[0] === ev.reqId) {
+          return (later.result as { pid?: number }).pid ?? null;
+        }
+        if (later.index > ev.index + 8) break;
       }
-      if (later.index > ev.index + 8) break;
+    } catch {
+      // not worth failing the report for
     }
-  } catch {
-    // not worth failing the report for
-  }
-  return null;
+    return null;
+  });
 }
 
 function unreachable(): never {

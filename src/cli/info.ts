@@ -3,11 +3,13 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { TraceFile } from '../core/trace/reader.js';
 import { listTraces } from './recording.js';
+import { ChildCollector, linkChildren, type ChildInfo } from './children.js';
 
 export interface ProcessInfo {
   process: number;
   parent: number | null;
   pid: number;
+  ppid: number;
   command: string;
   cwd: string;
   nodeVersion: string;
@@ -18,18 +20,22 @@ export interface ProcessInfo {
   bytes: number;
   events: number;
   eventsByKind: Record<string, number>;
+  /** The processes it started, and the recorded process each became. */
+  children: ChildInfo[];
   problem?: string;
 }
 
 export function info(location: string): ProcessInfo[] {
-  return listTraces(location).map((ref) => {
+  const processes = listTraces(location).map((ref): ProcessInfo => {
     const trace = TraceFile.open(ref.file);
     const h = trace.header;
     const eventsByKind: Record<string, number> = {};
     let events = 0;
     let problem: string | undefined;
+    const children = new ChildCollector();
     try {
       for (const ev of trace.events()) {
+        children.note(ev);
         const kind = ev.kind === 'deliver' ? 'callback' : ev.channel.name;
         eventsByKind[kind] = (eventsByKind[kind] ?? 0) + 1;
         events++;
@@ -42,6 +48,7 @@ export function info(location: string): ProcessInfo[] {
       process: h.process,
       parent: h.parent,
       pid: h.pid,
+      ppid: h.ppid,
       command: [path.basename(h.argv[0] ?? 'node'), ...h.execArgv, ...h.argv.slice(1)].join(' '),
       cwd: h.cwd,
       nodeVersion: h.nodeVersion,
@@ -52,9 +59,12 @@ export function info(location: string): ProcessInfo[] {
       bytes: fs.statSync(ref.file).size,
       events,
       eventsByKind,
+      children: children.children,
       ...(problem ? { problem } : {}),
     };
   });
+  linkChildren(processes);
+  return processes;
 }
 
 export function formatInfo(processes: ProcessInfo[]): string {
@@ -66,6 +76,13 @@ export function formatInfo(processes: ProcessInfo[]): string {
     lines.push(`  ${p.events} events, ${formatBytes(p.bytes)}`);
     for (const [kind, n] of Object.entries(p.eventsByKind).sort((a, b) => b[1] - a[1])) {
       lines.push(`    ${String(n).padStart(8)}  ${kind}`);
+    }
+    if (p.children.length > 0) {
+      lines.push(`  child processes:`);
+      for (const c of p.children) {
+        const recorded = c.process !== null ? ` → process ${c.process}` : '';
+        lines.push(`    ${c.pid === null ? 'no pid' : `pid ${c.pid}`}${recorded}: ${c.command}${c.sync ? ' (sync)' : ''}, ${c.end}`);
+      }
     }
     if (p.problem) lines.push(`  problem: ${p.problem}`);
   }

@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { TraceFile } from '../core/trace/reader.js';
 import { ENV, preloadPath } from '../runtime/paths.js';
-import { listTraces, rootProcess, UsageError } from './recording.js';
+import { listTraces, rootProcess, UsageError, type TraceRef } from './recording.js';
 import { exitLike, say } from './output.js';
 
 export interface ReplayOptions {
@@ -21,7 +21,7 @@ export async function replay(opts: ReplayOptions): Promise<number> {
   if (!ref) throw new UsageError(`the recording has no process ${opts.process} (it has ${refs.map((r) => r.process).join(', ')})`);
   const trace = TraceFile.open(ref.file);
   const header = trace.header;
-  const replayRoot = process.cwd();
+  const replayRoot = replayRootFor(header.cwd, header.argv[1], refs);
   const mapPath = (p: string) => (p === header.cwd || p.startsWith(header.cwd + path.sep) ? replayRoot + p.slice(header.cwd.length) : p);
 
   const script = header.argv[1];
@@ -49,11 +49,31 @@ export async function replay(opts: ReplayOptions): Promise<number> {
   delete env[ENV.dir];
   if (opts.stallMs !== undefined) env[ENV.stallMs] = String(opts.stallMs);
 
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'inherit', 'inherit'], env });
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'inherit', 'inherit'], env, cwd: replayRoot });
   process.on('SIGINT', () => {});
   const { code, signal } = await new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve, reject) => {
     child.on('error', reject);
     child.on('exit', (c, s) => resolve({ code: c, signal: s }));
   });
   return exitLike(code, signal);
+}
+
+/**
+ * Where the recorded process's folder is now. Replay runs from the project folder, the recorded cwd
+ * of the first process; a child started in a subfolder of it (`spawn(..., { cwd: 'worker' })`) maps
+ * to the same subfolder here, when its program is found there.
+ */
+function replayRootFor(recordedCwd: string, script: string | undefined, refs: TraceRef[]): string {
+  const here = process.cwd();
+  let rootCwd: string;
+  try {
+    rootCwd = TraceFile.open(rootProcess(refs).file).header.cwd;
+  } catch {
+    return here;
+  }
+  const relative = path.relative(rootCwd, recordedCwd);
+  if (relative === '' || relative.startsWith('..') || path.isAbsolute(relative)) return here;
+  const inSubfolder = path.join(here, relative);
+  const found = (root: string) => script !== undefined && fs.existsSync(script.startsWith(recordedCwd + path.sep) ? root + script.slice(recordedCwd.length) : script);
+  return !found(here) && found(inSubfolder) ? inSubfolder : here;
 }
