@@ -1,0 +1,920 @@
+// Paired feature tests for `retrace why`: for each language feature a *dependent* case whose lineage
+// must include a given recorded input, and an *independent* case whose lineage must not, although
+// that input flows right next to it (same object, function, closure, array, stream, request
+// handler). An implementation that links everything to everything fails the independent cases;
+// one that drops edges fails the dependent ones. Each program prints its values as JSON, so the
+// test also checks that `why` shows the value the program computed.
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as http from 'node:http';
+import * as path from 'node:path';
+import { describeRun, repoRoot, retrace, workdir, writeFiles } from './helpers.js';
+import { libraryWorkdir, request, startServer } from './network-helpers.js';
+import {
+  assertExcludes,
+  assertIncludes,
+  assertNoValueContaining,
+  assertShows,
+  compileTypeScript,
+  envVar,
+  expectWhy,
+  lastJsonLine,
+  lineOf,
+  literalNumber,
+  nodes,
+  originEvents,
+  randomResult,
+  recordAsync,
+  recordProgram,
+  renderTree,
+  why,
+  whyArgs,
+  whyMeasured,
+  type OriginMatcher,
+  type WhyResult,
+} from './provenance-helpers.js';
+
+const ALPHA = envVar('ALPHA');
+const BETA = envVar('BETA');
+const NUMBERS = { ALPHA: '7', BETA: '5' };
+const WORDS = { ALPHA: 'red', BETA: 'blue' };
+
+/** `file:line` of the line marked `// @marker` in source. */
+const at = (file: string, source: string, marker = 'at') => `${file}:${lineOf(source, marker)}`;
+
+describe('assignment', () => {
+  const program = `
+const a = Number(process.env.ALPHA);
+const b = Number(process.env.BETA);
+let x = a;
+let y = x;
+let chained = y;
+chained += b;
+chained *= 2;
+let overwritten = a;
+overwritten = b * 3;
+let kept = b;
+kept -= 1;
+kept **= 2;
+kept ||= a;
+kept ??= a;
+let text = 'n=';
+text += b;
+console.log(JSON.stringify({ chained, overwritten, kept, text })); // @at
+`;
+
+  test('assignment chains and compound operators carry both inputs; an overwritten or short-circuited input is gone', () => {
+    const { dir, printed } = recordProgram({ 'app.mjs': program }, { env: NUMBERS });
+    assert.deepEqual(printed, { chained: 24, overwritten: 15, kept: 16, text: 'n=5' });
+    const here = at('app.mjs', program);
+    expectWhy(dir, here, 'chained', { value: 24, includes: [ALPHA, BETA] });
+    expectWhy(dir, here, 'overwritten', { value: 15, includes: [BETA, literalNumber(3)], excludes: [ALPHA] });
+    expectWhy(dir, here, 'kept', { value: 16, includes: [BETA], excludes: [ALPHA] });
+    expectWhy(dir, here, 'text', { value: 'n=5', includes: [BETA], excludes: [ALPHA] });
+  });
+});
+
+describe('destructuring and spread', () => {
+  const objectProgram = `
+const a = process.env.ALPHA;
+const b = process.env.BETA;
+const source = { first: a, second: b, extra: a + '!' };
+const { first: renamed, second, missing = b, ...rest } = source;
+const restExtra = rest.extra;
+const spread = { ...source, first: b };
+const overridden = spread.first;
+console.log(JSON.stringify({ renamed, second, missing, restExtra, overridden })); // @at
+`;
+
+  test('object destructuring: renames and rest keep their input; a default and a spread override do not pick up the sibling', () => {
+    const { dir, printed } = recordProgram({ 'app.mjs': objectProgram }, { env: WORDS });
+    assert.deepEqual(printed, { renamed: 'red', second: 'blue', missing: 'blue', restExtra: 'red!', overridden: 'blue' });
+    const here = at('app.mjs', objectProgram);
+    expectWhy(dir, here, 'renamed', { value: 'red', includes: [ALPHA], excludes: [BETA] });
+    expectWhy(dir, here, 'restExtra', { value: 'red!', includes: [ALPHA], excludes: [BETA] });
+    expectWhy(dir, here, 'missing', { value: 'blue', includes: [BETA], excludes: [ALPHA] });
+    expectWhy(dir, here, 'overridden', { value: 'blue', includes: [BETA], excludes: [ALPHA] });
+  });
+
+  const arrayProgram = `
+const a = process.env.ALPHA;
+const b = process.env.BETA;
+const [head, fallback = a, ...tail] = [b, undefined, a, b];
+const list = [...tail, 'z'];
+const fromSpread = list[1];
+function describe({ second: s, first }, [, pick] = [a, b], ...others) {
+  return s + '/' + pick + '/' + others.length;
+}
+const fromParams = describe({ first: a, second: b });
+console.log(JSON.stringify({ head, fallback, fromSpread, fromParams })); // @at
+`;
+
+  test('array destructuring, rest, spread and destructured parameters with defaults', () => {
+    const { dir, printed } = recordProgram({ 'app.mjs': arrayProgram }, { env: WORDS });
+    assert.deepEqual(printed, { head: 'blue', fallback: 'red', fromSpread: 'blue', fromParams: 'blue/blue/0' });
+    const here = at('app.mjs', arrayProgram);
+    expectWhy(dir, here, 'fallback', { value: 'red', includes: [ALPHA], excludes: [BETA] });
+    expectWhy(dir, here, 'head', { value: 'blue', includes: [BETA], excludes: [ALPHA] });
+    expectWhy(dir, here, 'fromSpread', { value: 'blue', includes: [BETA], excludes: [ALPHA] });
+    // `first` is destructured but unused, and the default array's element 0 is skipped.
+    expectWhy(dir, here, 'fromParams', { value: 'blue/blue/0', includes: [BETA], excludes: [ALPHA] });
+  });
+});
+
+describe('JSON.parse paths', () => {
+  const builtProgram = `
+const text = '{"a": ' + process.env.ALPHA + ', "b": {"c": ' + process.env.BETA + ', "d": [1, 2]}}';
+const doc = JSON.parse(text);
+const a = doc.a;
+const c = doc.b.c;
+const copy = JSON.parse(JSON.stringify(doc.b));
+const roundTrip = copy.c;
+console.log(JSON.stringify({ a, c, roundTrip })); // @at
+`;
+
+  test('JSON text built from two inputs: a parsed member comes from its own input, not its sibling', () => {
+    const { dir, printed } = recordProgram({ 'app.mjs': builtProgram }, { env: NUMBERS });
+    assert.deepEqual(printed, { a: 7, c: 5, roundTrip: 5 });
+    const here = at('app.mjs', builtProgram);
+    expectWhy(dir, here, 'a', { value: 7, includes: [ALPHA], excludes: [BETA] });
+    expectWhy(dir, here, 'c', { value: 5, includes: [BETA], excludes: [ALPHA] });
+    expectWhy(dir, here, 'roundTrip', { value: 5, includes: [BETA], excludes: [ALPHA] });
+  });
+
+  const fileProgram = `
+import fs from 'node:fs';
+const doc = JSON.parse(fs.readFileSync('data.json', 'utf8'));
+const c = doc.b.c;
+const second = doc.list[1];
+console.log(JSON.stringify({ c, second })); // @at
+`;
+  const fileData = '{"a": 7, "b": {"c": 5, "d": 6}, "list": [10, 20, 30]}\n';
+  /** The file's origin at JSON path `jsonPath` (`$.b.c`; array indexes as `[1]` or `.1`). */
+  const fileAt = (jsonPath: RegExp): OriginMatcher => ({ kind: 'file', detail: [/data\.json/, jsonPath], label: `file data.json at ${jsonPath}` });
+  const anyPathUnder = (member: string): OriginMatcher => ({
+    kind: 'file',
+    detail: new RegExp(`\\$\\.${member}(?![\\w])`),
+    label: `file data.json at $.${member} or below`,
+  });
+
+  test('JSON read from a file: the origin names the member path and no sibling path', () => {
+    const { dir, printed } = recordProgram({ 'app.mjs': fileProgram, 'data.json': fileData });
+    assert.deepEqual(printed, { c: 5, second: 20 });
+    const here = at('app.mjs', fileProgram);
+    const c = expectWhy(dir, here, 'c', { value: 5, includes: [fileAt(/\$\.b\.c(?![\w.[])/)], excludes: [anyPathUnder('a'), anyPathUnder('list')] });
+    assertExcludes(c, { kind: 'file', detail: /\$\.b\.d/, label: 'the sibling $.b.d' });
+    expectWhy(dir, here, 'second', {
+      value: 20,
+      includes: [fileAt(/\$\.list(\[1\]|\.1)(?![\w.[])/)],
+      excludes: [anyPathUnder('a'), anyPathUnder('b'), { kind: 'file', detail: /\$\.list(\[[02]\]|\.[02])/, label: 'the other list elements' }],
+    });
+  });
+
+  const fetchProgram = `
+const response = await fetch(process.env.DATA_URL);
+const doc = await response.json();
+const c = doc.b.c;
+const a = doc.a;
+console.log(JSON.stringify({ c, a })); // @at
+`;
+
+  test('JSON of an HTTP response read with fetch and response.json(): member paths, siblings excluded', async () => {
+    const server = http.createServer((req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json', connection: 'close' });
+      res.end('{"a": 7, "b": {"c": 5}}');
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as { port: number }).port;
+    const dir = workdir('retrace-why-');
+    writeFiles(dir, { 'app.mjs': fetchProgram });
+    let rec;
+    try {
+      rec = await recordAsync(dir, 'app.mjs', { DATA_URL: `http://127.0.0.1:${port}/data` });
+    } finally {
+      server.close();
+    }
+    assert.equal(rec.status, 0, describeRun(rec));
+    assert.deepEqual(lastJsonLine(rec), { c: 5, a: 7 });
+    const here = at('app.mjs', fetchProgram);
+    const response = (jsonPath: RegExp, label: string): OriginMatcher => ({ kind: 'http.response', detail: jsonPath, label });
+    expectWhy(dir, here, 'c', {
+      value: 5,
+      includes: [response(/\$\.b\.c(?![\w.[])/, 'the response at $.b.c')],
+      excludes: [response(/\$\.a(?!\w)/, 'the response at $.a')],
+    });
+    expectWhy(dir, here, 'a', {
+      value: 7,
+      includes: [response(/\$\.a(?!\w)/, 'the response at $.a')],
+      excludes: [response(/\$\.b(?!\w)/, 'the response at $.b or below')],
+    });
+  });
+});
+
+describe('strings', () => {
+  const sliceProgram = `
+const a = process.env.ALPHA;
+const b = process.env.BETA;
+const label = \`\${a}:\${b}\`;
+const tail = label.slice(4);
+const joined = ['v1', a, b].join('/');
+const third = joined.split('/')[2];
+console.log(JSON.stringify({ label, tail, joined, third })); // @at
+`;
+
+  test('template literals, slice, split and join: the characters of each input are tracked', () => {
+    const { dir, printed } = recordProgram({ 'app.mjs': sliceProgram }, { env: WORDS });
+    assert.deepEqual(printed, { label: 'red:blue', tail: 'blue', joined: 'v1/red/blue', third: 'blue' });
+    const here = at('app.mjs', sliceProgram);
+    expectWhy(dir, here, 'label', { value: 'red:blue', includes: [ALPHA, BETA] });
+    expectWhy(dir, here, 'tail', { value: 'blue', includes: [BETA], excludes: [ALPHA] });
+    expectWhy(dir, here, 'joined', { value: 'v1/red/blue', includes: [ALPHA, BETA] });
+    expectWhy(dir, here, 'third', { value: 'blue', includes: [BETA], excludes: [ALPHA] });
+  });
+
+  const replaceProgram = `
+const a = process.env.ALPHA;
+const b = process.env.BETA;
+const label = a + ':' + b;
+const greeting = 'hello NAME'.replace('NAME', a);
+const stripped = label.replace(/^[a-z]+:/, '');
+const match = /^(?<first>[a-z]+):(?<second>[a-z]+)$/.exec(label);
+const group = match.groups.second;
+const firstGroup = match[1];
+console.log(JSON.stringify({ greeting, stripped, group, firstGroup })); // @at
+`;
+
+  test('replace and regular expression groups: a group or a remainder holds only its own input', () => {
+    const { dir, printed } = recordProgram({ 'app.mjs': replaceProgram }, { env: WORDS });
+    assert.deepEqual(printed, { greeting: 'hello red', stripped: 'blue', group: 'blue', firstGroup: 'red' });
+    const here = at('app.mjs', replaceProgram);
+    expectWhy(dir, here, 'greeting', { value: 'hello red', includes: [ALPHA], excludes: [BETA] });
+    expectWhy(dir, here, 'stripped', { value: 'blue', includes: [BETA], excludes: [ALPHA] });
+    expectWhy(dir, here, 'group', { value: 'blue', includes: [BETA], excludes: [ALPHA] });
+    expectWhy(dir, here, 'firstGroup', { value: 'red', includes: [ALPHA], excludes: [BETA] });
+  });
+});
+
+describe('numbers', () => {
+  const program = `
+const r1 = Math.random();
+const r2 = Math.random();
+const pair = [Number(process.env.ALPHA), parseFloat(process.env.BETA)];
+const weight = Math.round(pair[1] * 10);
+const fixed = (pair[0] * 2).toFixed(2);
+const percent = Math.round(r1 * 100);
+const share = (r2 * 10).toFixed(3);
+console.log(JSON.stringify({ r1, r2, weight, fixed, percent, share })); // @at
+`;
+
+  test('Number(), parseFloat, toFixed and Math.round, on environment strings and Math.random results', () => {
+    const { dir, printed } = recordProgram({ 'app.mjs': program }, { env: { ALPHA: '3.14159', BETA: '2.5kg' } });
+    const r1 = printed.r1 as number;
+    const r2 = printed.r2 as number;
+    assert.deepEqual(printed, { r1, r2, weight: 25, fixed: '6.28', percent: Math.round(r1 * 100), share: (r2 * 10).toFixed(3) });
+    const here = at('app.mjs', program);
+    expectWhy(dir, here, 'fixed', { value: '6.28', includes: [ALPHA], excludes: [BETA] });
+    expectWhy(dir, here, 'weight', { value: 25, includes: [BETA], excludes: [ALPHA] });
+    expectWhy(dir, here, 'percent', { value: Math.round(r1 * 100), includes: [randomResult(r1)], excludes: [randomResult(r2)] });
+    expectWhy(dir, here, 'share', { value: (r2 * 10).toFixed(3), includes: [randomResult(r2)], excludes: [randomResult(r1)] });
+  });
+});
+
+describe('closures', () => {
+  const program = `
+function makeCounter(start) {
+  let count = start;
+  return {
+    add(n) { count += n; return count; },
+    read: () => count,
+  };
+}
+const counterA = makeCounter(Number(process.env.ALPHA));
+const counterB = makeCounter(Number(process.env.BETA));
+counterA.add(100);
+counterB.add(1);
+const fromA = counterA.read();
+const fromB = counterB.read();
+let captured = process.env.ALPHA;
+const readCaptured = () => captured;
+captured = process.env.BETA + '?';
+const late = readCaptured();
+console.log(JSON.stringify({ fromA, fromB, late })); // @at
+`;
+
+  test('two closures of one function keep their own captured variable; a reassigned capture loses the old input', () => {
+    const { dir, printed } = recordProgram({ 'app.mjs': program }, { env: NUMBERS });
+    assert.deepEqual(printed, { fromA: 107, fromB: 6, late: '5?' });
+    const here = at('app.mjs', program);
+    expectWhy(dir, here, 'fromA', { value: 107, includes: [ALPHA, literalNumber(100)], excludes: [BETA] });
+    expectWhy(dir, here, 'fromB', { value: 6, includes: [BETA], excludes: [ALPHA, literalNumber(100)] });
+    expectWhy(dir, here, 'late', { value: '5?', includes: [BETA], excludes: [ALPHA] });
+  });
+});
+
+describe('classes and proxies', () => {
+  const program = `
+class Account {
+  #balance;
+  static opened = 0;
+  constructor(initial) {
+    this.#balance = initial;
+    Account.opened += 1;
+  }
+  get balance() {
+    return this.#balance;
+  }
+  set deposit(amount) {
+    this.#balance += amount;
+  }
+}
+const accountA = new Account(Number(process.env.ALPHA));
+const accountB = new Account(Number(process.env.BETA));
+accountA.deposit = 1000;
+accountB.deposit = 10;
+const balanceA = accountA.balance;
+const balanceB = accountB.balance;
+const target = { x: process.env.ALPHA, y: process.env.BETA };
+const proxy = new Proxy(target, {
+  get(t, key) { return key === 'y' ? t[key] + '!' : t[key]; },
+  set(t, key, value) { t[key] = String(value).repeat(2); return true; },
+});
+proxy.z = proxy.y;
+const viaProxy = proxy.z;
+const plainX = proxy.x;
+console.log(JSON.stringify({ balanceA, balanceB, viaProxy, plainX })); // @at
+`;
+
+  test('private fields, getters and setters per instance; Proxy get and set traps', () => {
+    const { dir, printed } = recordProgram({ 'app.mjs': program }, { env: NUMBERS });
+    assert.deepEqual(printed, { balanceA: 1007, balanceB: 15, viaProxy: '5!5!', plainX: '7' });
+    const here = at('app.mjs', program);
+    expectWhy(dir, here, 'balanceA', { value: 1007, includes: [ALPHA, literalNumber(1000)], excludes: [BETA] });
+    expectWhy(dir, here, 'balanceB', { value: 15, includes: [BETA, literalNumber(10)], excludes: [ALPHA, literalNumber(1000)] });
+    expectWhy(dir, here, 'viaProxy', { value: '5!5!', includes: [BETA], excludes: [ALPHA] });
+    expectWhy(dir, here, 'plainX', { value: '7', includes: [ALPHA], excludes: [BETA] });
+  });
+});
+
+describe('optional chaining and defaults', () => {
+  const program = `
+const a = process.env.ALPHA;
+const b = process.env.BETA;
+const config = { db: { port: b }, cache: null };
+const port = config.db?.port ?? a;
+const host = config.cache?.host ?? a;
+const name = process.env.PROVENANCE_TEST_NOT_SET || a;
+const chosen = b || a;
+console.log(JSON.stringify({ port, host, name, chosen })); // @at
+`;
+
+  test('?., ?? and ||: the operand that was not used is not in the lineage', () => {
+    const { dir, printed } = recordProgram({ 'app.mjs': program }, { env: NUMBERS });
+    assert.deepEqual(printed, { port: '5', host: '7', name: '7', chosen: '5' });
+    const here = at('app.mjs', program);
+    expectWhy(dir, here, 'port', { value: '5', includes: [BETA], excludes: [ALPHA] });
+    expectWhy(dir, here, 'host', { value: '7', includes: [ALPHA], excludes: [BETA] });
+    expectWhy(dir, here, 'name', { value: '7', includes: [ALPHA], excludes: [BETA] });
+    expectWhy(dir, here, 'chosen', { value: '5', includes: [BETA], excludes: [ALPHA] });
+  });
+});
+
+describe('exceptions', () => {
+  const program = `
+function parseCount(text) {
+  if (!/^[0-9]+$/.test(text)) throw new Error('not a count: ' + text);
+  return Number(text);
+}
+let message;
+try {
+  parseCount(process.env.ALPHA);
+} catch (err) {
+  message = err.message;
+}
+let rethrown;
+try {
+  try {
+    parseCount(process.env.ALPHA);
+  } catch (err) {
+    throw new Error('wrapped: ' + err.message);
+  }
+} catch (err) {
+  rethrown = err.message;
+}
+let code;
+let audit;
+try {
+  throw { code: Number(process.env.BETA) * 2, context: process.env.ALPHA };
+} catch ({ code: thrownCode }) {
+  code = thrownCode;
+} finally {
+  audit = 'code ' + code;
+}
+console.log(JSON.stringify({ message, rethrown, code, audit })); // @at
+`;
+
+  test('try/catch/finally: a thrown value carries its input; a member of a thrown object does not carry its sibling', () => {
+    const { dir, printed } = recordProgram({ 'app.mjs': program }, { env: { ALPHA: 'x7', BETA: '5' } });
+    assert.deepEqual(printed, { message: 'not a count: x7', rethrown: 'wrapped: not a count: x7', code: 10, audit: 'code 10' });
+    const here = at('app.mjs', program);
+    expectWhy(dir, here, 'message', { value: 'not a count: x7', includes: [ALPHA], excludes: [BETA] });
+    expectWhy(dir, here, 'rethrown', { value: 'wrapped: not a count: x7', includes: [ALPHA], excludes: [BETA] });
+    expectWhy(dir, here, 'code', { value: 10, includes: [BETA], excludes: [ALPHA] });
+    expectWhy(dir, here, 'audit', { value: 'code 10', includes: [BETA], excludes: [ALPHA] });
+  });
+});
+
+describe('asynchronous code', () => {
+  const promiseProgram = `
+const delay = (ms, value) => new Promise((resolve) => setTimeout(resolve, ms, value));
+async function scaled(text, factor) {
+  await null;
+  return Number(text) * factor;
+}
+const [fromA, fromB] = await Promise.all([scaled(process.env.ALPHA, 10), delay(5, process.env.BETA)]);
+const chained = await Promise.resolve(process.env.BETA)
+  .then(Number)
+  .then((n) => n + 1);
+console.log(JSON.stringify({ fromA, fromB, chained })); // @at
+`;
+
+  test('async/await, Promise.all and then chains', () => {
+    const { dir, printed } = recordProgram({ 'app.mjs': promiseProgram }, { env: NUMBERS });
+    assert.deepEqual(printed, { fromA: 70, fromB: '5', chained: 6 });
+    const here = at('app.mjs', promiseProgram);
+    expectWhy(dir, here, 'fromA', { value: 70, includes: [ALPHA, literalNumber(10)], excludes: [BETA] });
+    expectWhy(dir, here, 'fromB', { value: '5', includes: [BETA], excludes: [ALPHA] });
+    expectWhy(dir, here, 'chained', { value: 6, includes: [BETA], excludes: [ALPHA] });
+  });
+
+  const eventProgram = `
+import { EventEmitter, once } from 'node:events';
+const bus = new EventEmitter();
+const seen = [];
+bus.on('price', (event) => seen.push(event.amount * 2));
+bus.emit('price', { amount: Number(process.env.ALPHA) });
+bus.emit('price', { amount: Number(process.env.BETA) });
+const secondSeen = seen[1];
+setTimeout(() => bus.emit('ready', { token: process.env.BETA + '-token', noise: process.env.ALPHA }), 5);
+const [ready] = await once(bus, 'ready');
+const token = ready.token;
+const timerValue = await new Promise((resolve) => setTimeout(() => resolve(process.env.ALPHA + '@timer'), 1));
+console.log(JSON.stringify({ secondSeen, token, timerValue })); // @at
+`;
+
+  test('EventEmitter payloads, events.once and timer callbacks', () => {
+    const { dir, printed } = recordProgram({ 'app.mjs': eventProgram }, { env: NUMBERS });
+    assert.deepEqual(printed, { secondSeen: 10, token: '5-token', timerValue: '7@timer' });
+    const here = at('app.mjs', eventProgram);
+    expectWhy(dir, here, 'secondSeen', { value: 10, includes: [BETA], excludes: [ALPHA] });
+    expectWhy(dir, here, 'token', { value: '5-token', includes: [BETA], excludes: [ALPHA] });
+    expectWhy(dir, here, 'timerValue', { value: '7@timer', includes: [ALPHA], excludes: [BETA] });
+  });
+
+  const streamProgram = `
+import { Readable, Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+const shout = new Transform({
+  objectMode: true,
+  transform(chunk, _encoding, done) {
+    done(null, String(chunk).toUpperCase() + '!');
+  },
+});
+const chunks = [];
+await pipeline(Readable.from([process.env.ALPHA, process.env.BETA]), shout, async function (source) {
+  for await (const chunk of source) chunks.push(chunk);
+});
+const [first, second] = chunks;
+console.log(JSON.stringify({ first, second })); // @at
+`;
+
+  test('stream chunks through a Transform and a pipeline: each chunk keeps its own input', () => {
+    const { dir, printed } = recordProgram({ 'app.mjs': streamProgram }, { env: WORDS });
+    assert.deepEqual(printed, { first: 'RED!', second: 'BLUE!' });
+    const here = at('app.mjs', streamProgram);
+    expectWhy(dir, here, 'first', { value: 'RED!', includes: [ALPHA], excludes: [BETA] });
+    expectWhy(dir, here, 'second', { value: 'BLUE!', includes: [BETA], excludes: [ALPHA] });
+  });
+});
+
+describe('requests', () => {
+  // Both requests are held at a barrier until the second has arrived, so the handler's code runs
+  // interleaved for the two of them.
+  const interleavedServer = `
+import http from 'node:http';
+const waiting = [];
+function bothArrived() {
+  return new Promise((resolve) => {
+    waiting.push(resolve);
+    if (waiting.length === 2) for (const release of waiting) release();
+  });
+}
+let served = 0;
+const server = http.createServer(async (req, res) => {
+  let body = '';
+  for await (const chunk of req) body += chunk;
+  const order = JSON.parse(body);
+  await bothArrived();
+  const total = order.price * order.qty;
+  res.end(JSON.stringify({ total })); // @at
+  if (++served === 2) server.close();
+});
+server.listen(0, '127.0.0.1', () => console.log('listening', server.address().port));
+`;
+
+  test('two interleaved requests through the same handler: no edge from one request to the other', async () => {
+    const dir = workdir('retrace-why-');
+    writeFiles(dir, { 'app.mjs': interleavedServer });
+    const server = await startServer(dir, 'app.mjs');
+    const replies = await Promise.all([
+      request(server.port, 'POST', '/order', { price: 10101, qty: 3 }),
+      request(server.port, 'POST', '/order', { price: 20202, qty: 4 }),
+    ]);
+    assert.deepEqual(replies.map((r) => r.body), ['{"total":30303}', '{"total":80808}']);
+    const rec = await server.done;
+    assert.equal(rec.status, 0, describeRun(rec));
+
+    const here = at('app.mjs', interleavedServer);
+    const answers = [1, 2].map((hit) => why(dir, here, 'total', { hit }));
+    assert.deepEqual(answers.map((a) => a.hits), [2, 2]);
+    assert.deepEqual(answers.map((a) => a.value).sort(), ['30303', '80808'], answers.map((a) => renderTree(a)).join('\n'));
+    const own = { '30303': ['10101'], '80808': ['20202'] } as const;
+    const other = { '30303': ['20202', '80808'], '80808': ['10101', '30303'] } as const;
+    for (const answer of answers) {
+      const shown = answer.value as keyof typeof own;
+      assertIncludes(answer, { kind: 'http.request', detail: /\$\.price/, label: 'the request body at $.price' });
+      assertIncludes(answer, { kind: 'http.request', detail: /\$\.qty/, label: 'the request body at $.qty' });
+      assert.ok(
+        own[shown].every((v) => [...nodes(answer.lineage)].some((n) => n.value.includes(v))),
+        `the lineage shows this request's own price ${own[shown]}\n${renderTree(answer)}`,
+      );
+      for (const v of other[shown]) assertNoValueContaining(answer, v);
+    }
+    const [events1, events2] = answers.map((a) => originEvents(a, 'http.request'));
+    assert.ok(events1!.size > 0 && events2!.size > 0, 'request origins carry their event numbers');
+    assert.deepEqual([...events1!].filter((e) => events2!.has(e)), [], 'the two hits share no recorded input');
+  });
+
+  // The first request fills a cache; the second reuses the cached rate. The memoized value's
+  // lineage goes back to the first request's body, and only that part of it.
+  const memoServer = `
+import http from 'node:http';
+const rates = new Map();
+let served = 0;
+const server = http.createServer(async (req, res) => {
+  let body = '';
+  for await (const chunk of req) body += chunk;
+  const quote = JSON.parse(body);
+  if (!rates.has(quote.currency)) rates.set(quote.currency, quote.rate);
+  const rate = rates.get(quote.currency);
+  const amount = quote.amount * rate;
+  const units = quote.amount;
+  res.end(JSON.stringify({ amount, units })); // @at
+  if (++served === 2) server.close();
+});
+server.listen(0, '127.0.0.1', () => console.log('listening', server.address().port));
+`;
+
+  test('a value memoized from an earlier request: its lineage reaches into that request, and a fresh value does not', async () => {
+    const dir = workdir('retrace-why-');
+    writeFiles(dir, { 'app.mjs': memoServer });
+    const server = await startServer(dir, 'app.mjs');
+    const first = await request(server.port, 'POST', '/quote', { currency: 'EUR', rate: 1.25, amount: 10101 });
+    const second = await request(server.port, 'POST', '/quote', { currency: 'EUR', rate: 7.75, amount: 20202 });
+    assert.deepEqual([first.body, second.body], ['{"amount":12626.25,"units":10101}', '{"amount":25252.5,"units":20202}']);
+    const rec = await server.done;
+    assert.equal(rec.status, 0, describeRun(rec));
+
+    const here = at('app.mjs', memoServer);
+    const body = (jsonPath: RegExp, label: string): OriginMatcher => ({ kind: 'http.request', detail: jsonPath, label });
+    const units1 = expectWhy(dir, here, 'units', { value: 10101, includes: [body(/\$\.amount/, 'request 1 at $.amount')] }, { hit: 1 });
+    const units2 = expectWhy(dir, here, 'units', { value: 20202, includes: [body(/\$\.amount/, 'request 2 at $.amount')] }, { hit: 2 });
+    assertNoValueContaining(units2, '10101');
+    assertExcludes(units2, body(/\$\.rate/, 'a request body at $.rate'));
+    const request1 = originEvents(units1, 'http.request');
+    const request2 = originEvents(units2, 'http.request');
+    assert.deepEqual([...request2].filter((e) => request1.has(e)), [], 'the second request reads nothing of the first');
+
+    const amount2 = expectWhy(dir, here, 'amount', { value: 25252.5, includes: [body(/\$\.rate/, 'the cached rate'), body(/\$\.amount/, 'the amount')] }, { hit: 2 });
+    const amountEvents = originEvents(amount2, 'http.request');
+    assert.ok([...amountEvents].some((e) => request1.has(e)), `the cached rate comes from the first request\n${renderTree(amount2)}`);
+    assert.ok([...amountEvents].some((e) => request2.has(e)), `the amount comes from the second request\n${renderTree(amount2)}`);
+    assert.ok([...nodes(amount2.lineage)].some((n) => n.value.includes('1.25')), `the first request's rate is shown\n${renderTree(amount2)}`);
+    const secondRate = [...nodes(amount2.lineage)].filter(
+      (n) => n.origin?.kind === 'http.request' && /\$\.rate/.test(n.origin.detail) && request2.has(n.origin.event ?? -1),
+    );
+    assert.deepEqual(secondRate, [], `the second request's own rate is not used\n${renderTree(amount2)}`);
+  });
+});
+
+describe('collections', () => {
+  const arrayProgram = `
+const items = [
+  { name: 'alpha', price: Number(process.env.ALPHA) },
+  { name: 'beta', price: Number(process.env.BETA) },
+  { name: 'fixed', price: 4 },
+];
+const doubled = items.map((item) => item.price * 2);
+const doubledBeta = doubled[1];
+const total = items.reduce((sum, item) => sum + item.price, 0);
+const withoutAlpha = items.filter((item) => item.name !== 'alpha').reduce((sum, item) => sum + item.price, 0);
+const byRank = [
+  { rank: 2, value: process.env.ALPHA },
+  { rank: 1, value: process.env.BETA },
+].sort((x, y) => x.rank - y.rank);
+const firstRanked = byRank[0].value;
+const sortedNumbers = [Number(process.env.ALPHA), 50, 1].sort((x, y) => x - y);
+const middle = sortedNumbers[1];
+console.log(JSON.stringify({ doubledBeta, total, withoutAlpha, firstRanked, middle })); // @at
+`;
+
+  test('map, filter, reduce and sort: an element keeps its own input wherever it moves', () => {
+    const { dir, printed } = recordProgram({ 'app.mjs': arrayProgram }, { env: NUMBERS });
+    assert.deepEqual(printed, { doubledBeta: 10, total: 16, withoutAlpha: 9, firstRanked: '5', middle: 7 });
+    const here = at('app.mjs', arrayProgram);
+    expectWhy(dir, here, 'doubledBeta', { value: 10, includes: [BETA], excludes: [ALPHA] });
+    expectWhy(dir, here, 'total', { value: 16, includes: [ALPHA, BETA, literalNumber(4)] });
+    expectWhy(dir, here, 'withoutAlpha', { value: 9, includes: [BETA, literalNumber(4)], excludes: [ALPHA] });
+    expectWhy(dir, here, 'firstRanked', { value: '5', includes: [BETA], excludes: [ALPHA] });
+    expectWhy(dir, here, 'middle', { value: 7, includes: [ALPHA], excludes: [BETA] });
+  });
+
+  const mapSetProgram = `
+const prices = new Map([
+  ['alpha', Number(process.env.ALPHA)],
+  ['beta', Number(process.env.BETA)],
+]);
+prices.set('gamma', prices.get('beta') + 1);
+const alphaPrice = prices.get('alpha');
+const gamma = prices.get('gamma');
+let fromIteration;
+for (const [key, value] of prices) if (key === 'beta') fromIteration = value * 3;
+const tags = new Set([process.env.ALPHA, process.env.BETA]);
+const [, secondTag] = tags;
+console.log(JSON.stringify({ alphaPrice, gamma, fromIteration, secondTag })); // @at
+`;
+
+  test('Map and Set: entries keep their own input', () => {
+    const { dir, printed } = recordProgram({ 'app.mjs': mapSetProgram }, { env: NUMBERS });
+    assert.deepEqual(printed, { alphaPrice: 7, gamma: 6, fromIteration: 15, secondTag: '5' });
+    const here = at('app.mjs', mapSetProgram);
+    expectWhy(dir, here, 'alphaPrice', { value: 7, includes: [ALPHA], excludes: [BETA] });
+    expectWhy(dir, here, 'gamma', { value: 6, includes: [BETA], excludes: [ALPHA] });
+    expectWhy(dir, here, 'fromIteration', { value: 15, includes: [BETA], excludes: [ALPHA] });
+    expectWhy(dir, here, 'secondTag', { value: '5', includes: [BETA], excludes: [ALPHA] });
+  });
+
+  const generatorProgram = `
+function* readings() {
+  yield Number(process.env.ALPHA);
+  yield Number(process.env.BETA);
+}
+const [, secondReading] = readings();
+function* doubler() {
+  let latest = 0;
+  while (true) {
+    const received = yield latest;
+    latest = received * 2;
+  }
+}
+const gen = doubler();
+gen.next();
+const doubledA = gen.next(Number(process.env.ALPHA)).value;
+const doubledB = gen.next(Number(process.env.BETA)).value;
+async function* ticker() {
+  yield process.env.ALPHA;
+  await null;
+  yield process.env.BETA + '!';
+}
+const ticks = [];
+for await (const tick of ticker()) ticks.push(tick);
+const lastTick = ticks[1];
+console.log(JSON.stringify({ secondReading, doubledA, doubledB, lastTick })); // @at
+`;
+
+  test('generators: yielded values, values sent with next(), async generators', () => {
+    const { dir, printed } = recordProgram({ 'app.mjs': generatorProgram }, { env: NUMBERS });
+    assert.deepEqual(printed, { secondReading: 5, doubledA: 14, doubledB: 10, lastTick: '5!' });
+    const here = at('app.mjs', generatorProgram);
+    expectWhy(dir, here, 'doubledA', { value: 14, includes: [ALPHA], excludes: [BETA] });
+    expectWhy(dir, here, 'doubledB', { value: 10, includes: [BETA], excludes: [ALPHA] });
+    expectWhy(dir, here, 'secondReading', { value: 5, includes: [BETA], excludes: [ALPHA] });
+    expectWhy(dir, here, 'lastTick', { value: '5!', includes: [BETA], excludes: [ALPHA] });
+  });
+});
+
+describe('modules', () => {
+  const esmLib = `
+export const rate = Number(process.env.ALPHA);
+export let lastInput = 0;
+export function scale(x) {
+  lastInput = x;
+  return x * 10; // @scale
+}
+`;
+  const esmApp = `
+import { rate, scale, lastInput } from './lib.mjs';
+const fromRate = scale(rate);
+const scaledB = scale(Number(process.env.BETA));
+const live = lastInput;
+console.log(JSON.stringify({ fromRate, scaledB, live })); // @at
+`;
+
+  test('ES modules: imported bindings, live bindings, and a location inside the imported module', () => {
+    const { dir, printed } = recordProgram({ 'app.mjs': esmApp, 'lib.mjs': esmLib }, { env: NUMBERS });
+    assert.deepEqual(printed, { fromRate: 70, scaledB: 50, live: 5 });
+    const here = at('app.mjs', esmApp);
+    expectWhy(dir, here, 'fromRate', { value: 70, includes: [ALPHA], excludes: [BETA] });
+    expectWhy(dir, here, 'live', { value: 5, includes: [BETA], excludes: [ALPHA] });
+    const inLib = at('lib.mjs', esmLib, 'scale');
+    const firstCall = expectWhy(dir, inLib, 'x', { value: 7, includes: [ALPHA], excludes: [BETA] }, { hit: 1 });
+    assert.equal(firstCall.hits, 2);
+    const lastCall = expectWhy(dir, inLib, 'x', { value: 5, includes: [BETA], excludes: [ALPHA] });
+    assert.equal(lastCall.hit, 2, 'the default hit is the last');
+  });
+
+  const cjsLib = `
+const tax = Number(process.env.ALPHA);
+exports.tax = tax;
+exports.withTax = (net) => net + tax;
+exports.double = (x) => x * 2;
+`;
+  const cjsApp = `
+const { tax, double, withTax } = require('./lib.cjs');
+const doubledTax = double(tax);
+const doubledB = double(Number(process.env.BETA));
+const taxed = withTax(Number(process.env.BETA));
+console.log(JSON.stringify({ doubledTax, doubledB, taxed })); // @at
+`;
+
+  test('CommonJS modules: exports and closures over a module variable', () => {
+    const { dir, printed } = recordProgram({ 'app.cjs': cjsApp, 'lib.cjs': cjsLib }, { env: NUMBERS, command: ['node', 'app.cjs'] });
+    assert.deepEqual(printed, { doubledTax: 14, doubledB: 10, taxed: 12 });
+    const here = at('app.cjs', cjsApp);
+    expectWhy(dir, here, 'doubledTax', { value: 14, includes: [ALPHA], excludes: [BETA] });
+    expectWhy(dir, here, 'doubledB', { value: 10, includes: [BETA], excludes: [ALPHA] });
+    expectWhy(dir, here, 'taxed', { value: 12, includes: [ALPHA, BETA] });
+  });
+});
+
+describe('TypeScript', () => {
+  const source = `enum Level {
+  Low = 1,
+  High = 10,
+}
+
+function audited<This, Args extends number[], Return>(
+  method: (this: This, ...args: Args) => Return,
+  _context: ClassMethodDecoratorContext<This, (this: This, ...args: Args) => Return>,
+) {
+  const calls: Args[] = [];
+  return function (this: This, ...args: Args): Return {
+    calls.push(args);
+    return method.call(this, ...args);
+  };
+}
+
+class Pricer {
+  constructor(
+    private readonly rate: number,
+    public label: string,
+  ) {}
+
+  @audited
+  price(n: number): number {
+    return n * this.rate;
+  }
+}
+
+const pricerA = new Pricer(Number(process.env.ALPHA), 'A');
+const pricerB = new Pricer(Number(process.env.BETA), process.env.BETA + '-label');
+const priceA = pricerA.price(Level.High);
+const priceB = pricerB.price(3);
+const labelB = pricerB.label;
+const level = Number(process.env.BETA) * Level.High;
+console.log(JSON.stringify({ priceA, priceB, labelB, level })); // @at
+`;
+
+  test('enums, parameter properties and decorators, compiled by tsc with source maps; asked about by .ts line', () => {
+    const dir = libraryWorkdir({ 'src/app.ts': source }, 'retrace-why-');
+    compileTypeScript(dir, repoRoot);
+    const { printed } = recordProgram({}, { dir, env: NUMBERS, command: ['node', 'dist/app.js'] });
+    assert.deepEqual(printed, { priceA: 70, priceB: 15, labelB: '5-label', level: 50 });
+    const here = at('src/app.ts', source);
+    expectWhy(dir, here, 'priceA', { value: 70, includes: [ALPHA, literalNumber(10)], excludes: [BETA] });
+    expectWhy(dir, here, 'priceB', { value: 15, includes: [BETA, literalNumber(3)], excludes: [ALPHA, literalNumber(10)] });
+    expectWhy(dir, here, 'labelB', { value: '5-label', includes: [BETA], excludes: [ALPHA] });
+    const level = expectWhy(dir, here, 'level', { value: 50, includes: [BETA, literalNumber(10)], excludes: [ALPHA] });
+    // The enum member's literal is located in the .ts source, not in the compiled JavaScript.
+    const enumLine = source.split('\n').findIndex((l) => l.includes('High = 10')) + 1;
+    const enumLiteral = [...nodes(level.lineage)].find((n) => n.origin?.kind === 'literal' && /literal 10(?![\w.])/.test(n.origin.detail));
+    assert.match(enumLiteral?.origin?.detail ?? '', new RegExp(`src/app\\.ts:${enumLine}(?!\\d)`), renderTree(level));
+  });
+
+  test('the same TypeScript run by tsx', () => {
+    const dir = libraryWorkdir({ 'src/app.ts': source }, 'retrace-why-');
+    const tsx = path.join(repoRoot, 'node_modules', '.bin', 'tsx');
+    const { printed } = recordProgram({}, { dir, env: NUMBERS, command: [tsx, 'src/app.ts'] });
+    assert.deepEqual(printed, { priceA: 70, priceB: 15, labelB: '5-label', level: 50 });
+    const here = at('src/app.ts', source);
+    expectWhy(dir, here, 'priceA', { value: 70, includes: [ALPHA], excludes: [BETA] });
+    expectWhy(dir, here, 'priceB', { value: 15, includes: [BETA], excludes: [ALPHA] });
+  });
+});
+
+describe('scale', () => {
+  const program = `
+const seed = Number(process.env.ALPHA);
+const step = Number(process.env.BETA);
+let acc = seed;
+let side = 0;
+for (let i = 0; i < 1_000_000; i++) {
+  acc = (acc * 31 + i) % 1000003;
+  side = (side + step) % 97;
+}
+console.log(JSON.stringify({ acc, side })); // @at
+`;
+  const MEMORY_LIMIT_KB = 1024 * 1024;
+
+  test('a loop of a million iterations: why finishes, says whether the answer is complete, and stays under 1 GB', { timeout: 240_000 }, () => {
+    const { dir, printed } = recordProgram({ 'app.mjs': program }, { env: NUMBERS });
+    let acc = 7;
+    let side = 0;
+    for (let i = 0; i < 1_000_000; i++) {
+      acc = (acc * 31 + i) % 1000003;
+      side = (side + 5) % 97;
+    }
+    assert.deepEqual(printed, { acc, side });
+    const here = at('app.mjs', program);
+    for (const [expr, value] of [['acc', acc], ['side', side]] as const) {
+      const { run, maxRssKb } = whyMeasured(dir, here, expr, 110_000);
+      assert.equal(run.status, 0, `why ${expr} finishes\n${describeRun(run)}`);
+      const answer = JSON.parse(run.stdout) as WhyResult;
+      assertShows(answer, value);
+      if (maxRssKb !== undefined) {
+        assert.ok(maxRssKb < MEMORY_LIMIT_KB, `why ${expr} peaked at ${Math.round(maxRssKb / 1024)} MB resident`);
+      }
+      if (answer.complete) {
+        assertIncludes(answer, expr === 'acc' ? ALPHA : BETA);
+        if (expr === 'side') assertExcludes(answer, ALPHA);
+      } else {
+        assert.ok(answer.notes.length > 0, `an incomplete answer says why\n${renderTree(answer)}`);
+      }
+    }
+  });
+});
+
+describe('why errors', () => {
+  const program = `
+const a = Number(process.env.ALPHA);
+function never() {
+  return a * 2; // @never
+}
+function scale(x) {
+  return x * 3; // @scale
+}
+const first = scale(a);
+const second = scale(Number(process.env.BETA));
+console.log(JSON.stringify({ first, second })); // @at
+`;
+
+  const oneLineError = (dir: string, args: string[], pattern?: RegExp) => {
+    const r = retrace(dir, args);
+    const what = `retrace ${args.join(' ')}\n${describeRun(r)}`;
+    assert.equal(r.status, 2, `exit status 2: ${what}`);
+    const lines = r.stderr.trim().split('\n');
+    assert.equal(lines.length, 1, `one line on stderr: ${what}`);
+    assert.match(lines[0]!, /^retrace: /, what);
+    if (pattern) assert.match(lines[0]!, pattern, what);
+    assert.equal(r.stdout, '', `nothing on stdout: ${what}`);
+  };
+
+  test('--hit picks a hit, the default is the last; bad locations, hits and expressions are one-line errors', () => {
+    const { dir, printed } = recordProgram({ 'app.mjs': program }, { env: NUMBERS });
+    assert.deepEqual(printed, { first: 21, second: 15 });
+    const inScale = at('app.mjs', program, 'scale');
+    const first = expectWhy(dir, inScale, 'x', { value: 7, includes: [ALPHA], excludes: [BETA] }, { hit: 1 });
+    assert.deepEqual([first.hit, first.hits], [1, 2]);
+    const last = expectWhy(dir, inScale, 'x', { value: 5, includes: [BETA], excludes: [ALPHA] }, { hit: 'last' });
+    assert.deepEqual([last.hit, last.hits], [2, 2]);
+
+    oneLineError(dir, whyArgs(at('app.mjs', program, 'never'), 'a'));
+    oneLineError(dir, whyArgs('app.mjs:999', 'a'));
+    oneLineError(dir, whyArgs('no-such-file.mjs:1', 'a'), /no-such-file\.mjs/);
+    oneLineError(dir, whyArgs(at('app.mjs', program), 'noSuchName'), /noSuchName/);
+    oneLineError(dir, whyArgs(at('app.mjs', program), 'first.missing.deeper'));
+    oneLineError(dir, whyArgs(inScale, 'x', { hit: 3 }));
+    oneLineError(dir, ['why', 'recording', '--expr', 'first']);
+    oneLineError(dir, ['why', 'recording', '--at', at('app.mjs', program)]);
+    oneLineError(dir, ['why', 'no-such-recording', '--at', at('app.mjs', program), '--expr', 'first'], /no-such-recording/);
+  });
+
+  test('without --json, why prints a readable answer', () => {
+    const { dir } = recordProgram({ 'app.mjs': program }, { env: NUMBERS });
+    const r = retrace(dir, ['why', 'recording', '--at', at('app.mjs', program), '--expr', 'second']);
+    assert.equal(r.status, 0, describeRun(r));
+    assert.match(r.stdout, /15/);
+    assert.match(r.stdout, /BETA/);
+    assert.doesNotMatch(r.stdout, /ALPHA/);
+  });
+});
+
