@@ -67,8 +67,8 @@ function queryOptions(handle: object, req: any): Record<string, unknown> {
  * the recorded arguments when the recording delivers them.
  */
 function dispatch(channel: number, key: unknown, req: any, live: () => number): number {
-  const id = engine.request(channel, key);
   if (engine.recording) {
+    const id = engine.request(channel, key);
     const oncomplete: AnyFn = req.oncomplete;
     req.oncomplete = function oncompleteRecorded(this: unknown, ...args: unknown[]) {
       engine.deliver(id, args);
@@ -80,6 +80,16 @@ function dispatch(channel: number, key: unknown, req: any, live: () => number): 
       engine.deliver(id, err);
     }
     return err;
+  }
+  // A mismatch report names the program's line from the stack, which runs deep through Node's
+  // promise API (createResolverPromise, the Promise executor) before it reaches the program.
+  const stackTraceLimit = Error.stackTraceLimit;
+  Error.stackTraceLimit = Math.max(stackTraceLimit, 30);
+  let id: number;
+  try {
+    id = engine.request(channel, key);
+  } finally {
+    Error.stackTraceLimit = stackTraceLimit;
   }
   let startError = 0;
   engine.expect(id, (payload) => {
