@@ -8,16 +8,20 @@
 //
 // Every task appends a line (its id, what it is, values it observed) to an in-memory log; each line
 // is also printed at once (`> line`), and the whole log is printed again from an 'exit' listener.
+// The program handles its own uncaught exceptions and unhandled rejections (some tasks throw), so
+// it always ends with status 0.
 
 export interface GeneratorOptions {
   /** How many tasks the program has at most (top-level and nested). */
   maxTasks?: number;
   /** How deeply task callbacks start further tasks. */
   maxDepth?: number;
-  /** Include fs callback and promise reads/writes of files in the working directory. */
+  /** Include fs callback, promise and stream reads/writes of files in the working directory. */
   fs?: boolean;
   /** Include child processes (`node -e` with a random sleep). */
   childProcess?: boolean;
+  /** Task kinds not to generate (see TASK_KINDS). */
+  exclude?: readonly string[];
 }
 
 export interface GeneratedProgram {
@@ -55,11 +59,46 @@ function note(id, ...values) {
 }
 const rnd = (n) => Math.floor(Math.random() * n);
 const hex = (view) => Buffer.from(view.buffer, view.byteOffset, view.byteLength).toString('hex').slice(0, 12);
+process.on('uncaughtException', (err) => note('uncaught', err.message));
+process.on('unhandledRejection', (reason) => note('unhandled', reason.message));
 process.on('exit', (code) => {
   console.log('=== log: ' + log.length + ' lines, exit ' + code);
   for (const line of log) console.log(line);
 });
 `;
+
+/** Every kind of task, its weight in the draw, and the option it needs. */
+export const TASK_KINDS: readonly (readonly [kind: string, weight: number, needs?: 'fs' | 'childProcess'])[] = [
+  ['timeout', 5], // setTimeout, 0-30 ms, fixed by the seed or drawn at run time
+  ['timeout-cleared', 1], // cleared before it can fire (sync, nextTick, microtask)
+  ['timeout-raced-clear', 2], // another timer tries to clear it: who wins varies
+  ['interval', 2], // ticks a few times, sometimes stopped early by a racing timer
+  ['immediate', 3],
+  ['nextTick', 2],
+  ['microtask', 2],
+  ['promise-chain', 2],
+  ['async-await', 3],
+  ['promises-timeout', 2], // node:timers/promises
+  ['promises-immediate', 1],
+  ['promises-interval', 1], // async iterator, left with break
+  ['randomBytes-cb', 2],
+  ['randomInt-cb', 1], // calls back in a nextTick when Node's cache has bytes
+  ['pbkdf2', 2], // threadpool jobs racing the timers
+  ['scrypt', 1],
+  ['gzip', 1],
+  ['deflate', 1],
+  ['subtle-digest', 1],
+  ['subtle-importKey', 0.5], // settles within the same turn
+  ['hkdf', 0.5],
+  ['throw-in-callback', 1], // caught by the program's uncaughtException handler
+  ['throw-in-tick', 1], // likewise, from a nextTick or a microtask
+  ['unhandled-rejection', 1], // logged by the program's unhandledRejection handler
+  ['fs-cb', 2, 'fs'],
+  ['fs-promise', 2, 'fs'],
+  ['fs-stream', 1, 'fs'], // write stream, then read stream in small chunks
+  ['fs-race', 1, 'fs'], // a write and a read of one file racing
+  ['child', 2, 'childProcess'], // node -e with a random sleep
+];
 
 /** Expressions reading the outside world; each task logs one or two. */
 const SAMPLES: readonly string[] = [
@@ -133,27 +172,15 @@ class Generator {
 
   /** One task: a piece of code that schedules something and logs when it runs. */
   task(depth: number, indent = ''): string {
-    const kinds: [string, number][] = [
-      ['timeout', 5],
-      ['timeout-cleared', 1],
-      ['timeout-raced-clear', 2],
-      ['interval', 2],
-      ['immediate', 3],
-      ['nextTick', 2],
-      ['microtask', 2],
-      ['promise-chain', 2],
-      ['async-await', 3],
-      ['promises-timeout', 2],
-      ['promises-immediate', 1],
-      ['promises-interval', 1],
-      ['randomBytes-cb', 2],
-      ['pbkdf2', 2],
-      ['scrypt', 1],
-      ['gzip', 1],
-      ['deflate', 1],
-    ];
-    if (this.opts.fs) kinds.push(['fs-cb', 2], ['fs-promise', 2]);
-    if (this.opts.childProcess) kinds.push(['child', depth === 0 ? 2 : 0.5]);
+    const kinds: [string, number][] = TASK_KINDS.filter(([, , needs]) => !needs || this.opts[needs]).map(([name, weight]) => [
+      name,
+      // Child processes are slow to start: mostly at the top level.
+      name === 'child' && depth > 0 ? weight / 4 : weight,
+    ]);
+    for (const k of this.opts.exclude) {
+      const at = kinds.findIndex(([name]) => name === k);
+      if (at >= 0) kinds.splice(at, 1);
+    }
     const total = kinds.reduce((s, [, w]) => s + w, 0);
     let r = this.random() * total;
     let kind = kinds[0]![0];
@@ -202,6 +229,8 @@ class Generator {
       }
       case 'randomBytes-cb':
         return `${i}randomBytes(${1 + this.int(32)}, (err, buf) => {\n${j}note('${id}', 'randomBytes', err ?? buf.toString('hex').slice(0, 12));\n${this.body(id, depth, 'randomBytes-cb', j)}\n${i}});`;
+      case 'randomInt-cb':
+        return `${i}crypto.randomInt(${1 + this.int(1000)}, (err, n) => {\n${j}note('${id}', 'randomInt', err ?? n);\n${this.body(id, depth, 'randomInt-cb', j)}\n${i}});`;
       case 'pbkdf2': {
         // Iterations sized so that jobs finish within a few ms of the timers they race.
         const iterations = this.chance(0.5) ? `2000 + rnd(40000)` : String(2000 + this.int(40000));
@@ -213,10 +242,39 @@ class Generator {
         return `${i}zlib.gzip(randomBytes(1000 + rnd(200000)), (err, out) => {\n${j}note('${id}', 'gzip', err ?? out.length);\n${this.body(id, depth, 'gzip', j)}\n${i}});`;
       case 'deflate':
         return `${i}zlib.deflate('x'.repeat(rnd(300000)) + Math.random(), (err, out) => {\n${j}note('${id}', 'deflate', err ?? out.length);\n${this.body(id, depth, 'deflate', j)}\n${i}});`;
+      case 'subtle-digest':
+        return `${i}globalThis.crypto.subtle.digest('SHA-256', Buffer.alloc(1000 + rnd(3000000), rnd(256))).then((digest) => {\n${j}note('${id}', 'digest', hex(new Uint8Array(digest)));\n${this.body(id, depth, 'subtle-digest', j)}\n${i}});`;
+      case 'throw-in-callback': {
+        // Thrown from a timer or an immediate, caught by the program's uncaughtException handler.
+        const schedule = this.chance(0.5) ? `setTimeout(() => {` : `setImmediate(() => {`;
+        const end = schedule.startsWith('setTimeout') ? `}, ${this.delay(15)});` : `});`;
+        return `${i}${schedule}\n${this.body(id, depth, 'before-throw', j)}\n${j}throw new Error('${id}-boom ' + ${this.sample()});\n${i}${end}`;
+      }
+      case 'throw-in-tick': {
+        // Thrown from a nextTick or a microtask queued by whatever runs this task.
+        const queue = this.chance(0.5) ? 'process.nextTick' : 'queueMicrotask';
+        return `${i}${queue}(() => {\n${this.body(id, depth, 'before-throw-in-' + queue, j)}\n${j}throw new Error('${id}-boom ' + ${this.sample()});\n${i}});`;
+      }
+      case 'unhandled-rejection': {
+        // Rejected with nobody listening, now or after a sleep: the unhandledRejection handler logs it.
+        const error = `new Error('${id}-rejected ' + ${this.sample()})`;
+        const reject = this.chance(0.5) ? `Promise.reject(${error});` : `sleep(${this.delay(10)}).then(() => Promise.reject(${error}));`;
+        return `${i}${reject}\n${this.body(id, depth, 'after-reject', i)}`;
+      }
+      case 'subtle-importKey':
+        return `${i}globalThis.crypto.subtle.importKey('raw', randomBytes(16), { name: 'HMAC', hash: 'SHA-256' }, true, ['sign'])\n${j}.then((key) => globalThis.crypto.subtle.exportKey('raw', key))\n${j}.then((raw) => {\n${j}  note('${id}', 'importKey', hex(new Uint8Array(raw)));\n${this.body(id, depth, 'subtle-importKey', j + '  ')}\n${j}});`;
+      case 'hkdf':
+        return `${i}crypto.hkdf('sha256', 'key' + Math.random(), 'salt', 'info', 32, (err, key) => {\n${j}note('${id}', 'hkdf', err ?? hex(new Uint8Array(key)));\n${this.body(id, depth, 'hkdf', j)}\n${i}});`;
       case 'fs-cb':
         return `${i}fs.writeFile('data-${id}.txt', 'content ' + Math.random(), (err) => {\n${j}note('${id}', 'written', err?.code ?? 'ok');\n${j}fs.readFile('data-${id}.txt', 'utf8', (err, text) => {\n${j}  note('${id}', 'read', err?.code ?? text);\n${this.body(id, depth, 'fs-cb', j + '  ')}\n${j}});\n${i}});`;
       case 'fs-promise':
         return `${i}(async () => {\n${j}await fsp.writeFile('data-${id}.txt', 'content ' + Math.random());\n${j}await fsp.appendFile('data-${id}.txt', ' more ' + Date.now());\n${j}const text = await fsp.readFile('data-${id}.txt', 'utf8');\n${j}const stat = await fsp.stat('data-${id}.txt');\n${j}note('${id}', 'fs-promise', text, stat.size);\n${this.body(id, depth, 'fs-promise', j)}\n${i}})().catch((err) => note('${id}', 'fs-error', err.code));`;
+      case 'fs-stream':
+        // A write stream, then a read stream with a small highWaterMark: many chunks, each its own turn.
+        return `${i}{\n${j}const out = fs.createWriteStream('stream-${id}.txt');\n${j}for (let k = 0; k < ${2 + this.int(6)}; k++) out.write('chunk ' + k + ' ' + Math.random() + '\\n');\n${j}out.end(() => {\n${j}  let chunks = 0;\n${j}  fs.createReadStream('stream-${id}.txt', { highWaterMark: ${8 + this.int(64)} })\n${j}    .on('data', (d) => { chunks++; note('${id}', 'stream-data', d.length); })\n${j}    .on('end', () => {\n${j}      note('${id}', 'stream-end', chunks);\n${this.body(id, depth, 'fs-stream', j + '      ')}\n${j}    });\n${j}});\n${i}}`;
+      case 'fs-race':
+        // A write and a read of the same file racing: what the read sees varies from run to run.
+        return `${i}fs.writeFile('race-${id}.txt', 'v' + rnd(1000) + ' '.repeat(rnd(200000)), () => note('${id}', 'race-written'));\n${i}fs.readFile('race-${id}.txt', 'utf8', (err, text) => {\n${j}note('${id}', 'race-read', err?.code ?? text.length);\n${this.body(id, depth, 'fs-race', j)}\n${i}});`;
       case 'child':
         return `${i}execFile(process.execPath, ['-e', 'setTimeout(() => console.log(process.pid > 0, Math.random()), ' + rnd(30) + ')'], (err, stdout) => {\n${j}note('${id}', 'child', err?.code ?? stdout.trim());\n${this.body(id, depth, 'child', j)}\n${i}});`;
     }
@@ -225,7 +283,7 @@ class Generator {
 }
 
 export function generateProgram(seed: number, options: GeneratorOptions = {}): GeneratedProgram {
-  const opts: Required<GeneratorOptions> = { maxTasks: 32, maxDepth: 3, fs: false, childProcess: false, ...options };
+  const opts: Required<GeneratorOptions> = { maxTasks: 32, maxDepth: 3, fs: false, childProcess: false, exclude: [], ...options };
   const g = new Generator(seed, opts);
   const parts = [PRELUDE(opts), `note('main', 'start', ${SAMPLES.join(', ')});`];
   const topLevel = 8 + g.int(6);

@@ -138,7 +138,7 @@ function installEvents(engine: Engine, session: SessionContext): void {
     if (process.listenerCount('uncaughtException') === 0) {
       uncaught = true;
       if (engine.recording) uncaughtError = describeThrown(err);
-    } else if (engine.recording) engine.noteHandledThrow();
+    } else engine.noteHandledThrow();
   });
 
   if (engine.replaying) {
@@ -153,7 +153,7 @@ function installEvents(engine: Engine, session: SessionContext): void {
     });
     // The recorded process ran out of work here and exited: exit the same way, running the exit
     // listeners, whose calls come next in the recording.
-    engine.onUnsolicited(exitingCh, (code) => real.processExit(code as number));
+    engine.onUnsolicited(exitingCh, (code) => exitOnceOutputIsWritten(engine, code as number));
     engine.onUnsolicited(endCh, (payload) => {
       const end = payload as EndEvent;
       if (end.reason === 'uncaught') {
@@ -167,7 +167,7 @@ function installEvents(engine: Engine, session: SessionContext): void {
         return;
       }
       // The recorded process ran out of work and exited: exit listeners run as they did.
-      real.processExit(end.exitCode ?? 0);
+      exitOnceOutputIsWritten(engine, end.exitCode ?? 0);
     });
   }
 
@@ -207,6 +207,31 @@ function installEvents(engine: Engine, session: SessionContext): void {
         real.processKill(real.pid, sig);
       });
     }
+  }
+}
+
+/**
+ * Ends a replayed process that ran out of work in the recording. The recorded process exited
+ * naturally, and a natural exit waits for stdout and stderr writes still queued (a pipe whose
+ * reader is slower than the program); process.exit() would drop them. So the sequencer stops (the
+ * exit listeners' crossings, next in the recording, are matched as they are made) and the exit
+ * waits until the program's output is written.
+ */
+function exitOnceOutputIsWritten(engine: Engine, code: number): void {
+  if (engine instanceof Replayer) engine.finish();
+  const waiting = [process.stdout, process.stderr].filter((s) => s.writableLength > 0 && !s.destroyed);
+  let left = waiting.length;
+  if (left === 0) return void real.processExit(code);
+  for (const stream of waiting) {
+    let done = false;
+    const written = (): void => {
+      if (done) return;
+      done = true;
+      if (--left === 0) real.processExit(code);
+    };
+    stream.once('drain', written);
+    stream.once('error', written);
+    stream.once('close', written);
   }
 }
 

@@ -1,7 +1,12 @@
 // threadpool: work whose result is deterministic but whose completion order is not — zlib's
 // one-shot callback APIs, crypto.pbkdf2/scrypt/hkdf, and Web Crypto's digest/sign/derive. Their
-// results need no recording: replay runs them for real, but each callback (or promise settlement)
-// waits for its recorded turn, so two racing jobs finish in the recorded order.
+// results need no recording: replay computes them again, and each callback (or promise
+// settlement) waits for its recorded turn, so two racing jobs finish in the recorded order.
+//
+// Replay computes zlib and pbkdf2/scrypt/hkdf results with their synchronous forms, at the call:
+// a live threadpool completion would enter JavaScript at a moment unrelated to the recording, and
+// the drain of the nextTick and microtask queues that follows any callback would run the
+// program's queued work out of its recorded turn (after a handled exception, notably).
 import type { Boundary } from './boundary.js';
 import type { Engine } from '../core/engine.js';
 import { Shape } from '../core/trace/format.js';
@@ -29,26 +34,53 @@ export const threadpoolBoundary: Boundary = {
   name: 'threadpool',
   install(engine: Engine) {
     for (const name of ZLIB_ONE_SHOT) {
-      if (typeof zlib[name] === 'function') {
-        patch(zlib, name, (o) => sequenced(engine, `zlib.${name}`, o as AnyFn, ([data]) => [byteLength(data)]) as never);
+      const syncForm = (zlib as unknown as Record<string, AnyFn>)[`${name}Sync`];
+      if (typeof zlib[name] === 'function' && typeof syncForm === 'function') {
+        // zlib reports bad data to the callback (Z_DATA_ERROR...), bad arguments by throwing.
+        const compute = oneShot(syncForm, (err) => typeof (err as { code?: unknown }).code === 'string' && /^Z_/.test((err as { code: string }).code));
+        patch(zlib, name, (o) => sequenced(engine, `zlib.${name}`, o as AnyFn, ([data]) => [byteLength(data)], compute) as never);
       }
     }
     // Passwords and salts stay out of the trace: the parameters that shape the work are enough.
-    patch(crypto, 'pbkdf2', (o) => sequenced(engine, 'crypto.pbkdf2', o, ([, , iterations, keylen, digest]) => [iterations, keylen, digest]) as typeof o);
-    patch(crypto, 'scrypt', (o) => sequenced(engine, 'crypto.scrypt', o, ([, , keylen]) => [keylen]) as typeof o);
-    patch(crypto, 'hkdf', (o) => sequenced(engine, 'crypto.hkdf', o, ([digest, , , , keylen]) => [digest, keylen]) as typeof o);
+    // Their callback forms throw every error synchronously (bad arguments), as the sync forms do.
+    const neverToCallback = () => false;
+    patch(crypto, 'pbkdf2', (o) => sequenced(engine, 'crypto.pbkdf2', o, ([, , iterations, keylen, digest]) => [iterations, keylen, digest], oneShot(crypto.pbkdf2Sync, neverToCallback)) as typeof o);
+    patch(crypto, 'scrypt', (o) => sequenced(engine, 'crypto.scrypt', o, ([, , keylen]) => [keylen], oneShot(crypto.scryptSync, neverToCallback)) as typeof o);
+    patch(crypto, 'hkdf', (o) => sequenced(engine, 'crypto.hkdf', o, ([digest, , , , keylen]) => [digest, keylen], oneShot(crypto.hkdfSync, neverToCallback)) as typeof o);
     installSubtle(engine);
   },
 };
 
-/** A callback API run live in both modes; in replay its callback is held until its recorded turn. */
-function sequenced(engine: Engine, name: string, original: AnyFn, keyOf: (args: unknown[]) => unknown): AnyFn {
+/** Computes a callback API's result now with its synchronous form: the callback's arguments. */
+type ComputeNow = (args: unknown[]) => unknown[];
+
+function oneShot(syncForm: AnyFn, reportedToCallback: (err: unknown) => boolean): ComputeNow {
+  return (args) => {
+    try {
+      return [null, syncForm(...args)];
+    } catch (err) {
+      if (reportedToCallback(err)) return [err];
+      throw err;
+    }
+  };
+}
+
+/**
+ * A callback API run live when recording; in replay its result is computed at the call (or, with
+ * no synchronous form, live) and its callback is held until its recorded turn.
+ */
+function sequenced(engine: Engine, name: string, original: AnyFn, keyOf: (args: unknown[]) => unknown, computeNow?: ComputeNow): AnyFn {
   const ch = engine.channel(name, Shape.Request);
   return disguise(function (this: unknown, ...args: unknown[]) {
     const cbIndex = lastFunctionIndex(args);
     if (engine.passthrough || cbIndex < 0) return original.apply(this, args);
     const callback = args[cbIndex] as AnyFn;
     const reqId = engine.request(ch, keyOf(args.slice(0, cbIndex)));
+    if (engine.replaying && computeNow) {
+      const result = engine.unobserved(() => computeNow(args.slice(0, cbIndex)));
+      engine.expect(reqId, () => callback(...result));
+      return undefined;
+    }
     args[cbIndex] = engine.recording
       ? function (this: unknown, ...result: unknown[]) {
           engine.deliver(reqId, null);

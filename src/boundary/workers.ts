@@ -1,9 +1,16 @@
 // workers: worker threads are not recorded yet. Rather than let a worker's nondeterminism pass
 // silently, say so when the program starts one, in both modes.
+//
+// In-process MessageChannels are sequenced: the messages a program posts to itself are
+// deterministic, but the turn in which the event loop delivers each one (Node's messaging layer,
+// not a timer or I/O callback) is not. Each port of a MessageChannel the program creates is a
+// request; each dispatch of a message on it is a delivery. Replay lets the real message arrive,
+// then holds its dispatch until its recorded turn.
 import type { Boundary } from './boundary.js';
 import type { Engine } from '../core/engine.js';
 import { real } from '../core/originals.js';
 import { builtin } from './wrap.js';
+import { Shape } from '../core/trace/format.js';
 
 const workerThreads = builtin<typeof import('node:worker_threads')>('node:worker_threads');
 
@@ -24,5 +31,76 @@ export const workersBoundary: Boundary = {
       }
     };
     Object.defineProperty(workerThreads, 'Worker', { value: Patched, writable: true, configurable: true, enumerable: true });
+    sequenceMessagePorts(engine);
   },
 };
+
+/** Node's own hooks (global symbols): emitMessage (lib/internal/per_context/messageport.js) calls
+ * `port[kHybridDispatch](data, type, event)` for every message, looking it up each time. */
+const kHybridDispatch = Symbol.for('nodejs.internal.kHybridDispatch');
+const kCurrentlyReceivingPorts = Symbol.for('nodejs.internal.kCurrentlyReceivingPorts');
+
+type Dispatch = (this: object, data: unknown, type: unknown, event: unknown) => unknown;
+
+interface HeldMessage {
+  data: unknown;
+  type: unknown;
+  event: unknown;
+  ports: unknown;
+}
+
+function sequenceMessagePorts(engine: Engine): void {
+  const RealChannel = workerThreads.MessageChannel;
+  const portProto = workerThreads.MessagePort.prototype as unknown as Record<symbol, Dispatch>;
+  const dispatch = portProto[kHybridDispatch];
+  if (typeof RealChannel !== 'function' || typeof dispatch !== 'function') return; // another Node: left live
+  const channelCh = engine.channel('messaging.MessageChannel', Shape.Request);
+  const sequenced = new WeakMap<object, number>(); // port → its request id
+  const held = new Map<number, { port: object; queue: HeldMessage[] }>();
+
+  const Patched = class MessageChannel extends (RealChannel as unknown as new () => { port1: object; port2: object }) {
+    constructor() {
+      super();
+      if (engine.passthrough) return;
+      sequenced.set(this.port1, engine.request(channelCh, ['port1']));
+      sequenced.set(this.port2, engine.request(channelCh, ['port2']));
+    }
+  };
+
+  Object.defineProperty(portProto, kHybridDispatch, {
+    configurable: true,
+    writable: true,
+    value: function (this: Record<symbol, unknown>, data: unknown, type: unknown, event: unknown) {
+      const reqId = sequenced.get(this);
+      if (reqId === undefined) return dispatch.call(this, data, type, event);
+      if (engine.recording) {
+        engine.deliver(reqId, null);
+        return dispatch.call(this, data, type, event);
+      }
+      // Replay: hold the message until the sequencer reaches its recorded turn.
+      let entry = held.get(reqId);
+      if (!entry) held.set(reqId, (entry = { port: this, queue: [] }));
+      entry.queue.push({ data, type, event, ports: this[kCurrentlyReceivingPorts] });
+      if (entry.queue.length === 1) {
+        engine.expect(reqId, () => {
+          const message = entry.queue.shift()!;
+          if (entry.queue.length === 0) engine.forget(reqId);
+          const port = entry.port as Record<symbol, unknown>;
+          port[kCurrentlyReceivingPorts] = message.ports;
+          try {
+            dispatch.call(port, message.data, message.type, message.event);
+          } finally {
+            port[kCurrentlyReceivingPorts] = undefined;
+          }
+        }, true);
+      }
+      return undefined;
+    },
+  });
+
+  for (const target of [workerThreads as object, globalThis as object]) {
+    if (Object.getOwnPropertyDescriptor(target, 'MessageChannel')) {
+      Object.defineProperty(target, 'MessageChannel', { value: Patched, writable: true, configurable: true, enumerable: target !== globalThis });
+    }
+  }
+}

@@ -117,7 +117,43 @@ export class Replayer extends EngineBase implements Engine {
       this.mismatch(ev, describeCall(this.names[channel]!, args));
     }
     this.take();
+    if (this.handlingThrow && this.names[channel] === 'timers.setImmediate') this.afterHandledThrow();
     return (ev as { reqId: number }).reqId;
+  }
+
+  /**
+   * Set while Node runs the 'uncaughtException' listeners for an exception the program handles.
+   * Node's exception path then calls `setImmediate(noop)` (lib/internal/process/execution.js):
+   * that request is the one moment JavaScript runs between the listeners and the resumed drain of
+   * the nextTick and microtask queues.
+   */
+  private handlingThrow = false;
+
+  noteHandledThrow(): void {
+    this.handlingThrow = true;
+  }
+
+  /**
+   * Node's no-op immediate after a handled exception has just been requested. When the throw came
+   * from a nextTick or a microtask (not from a callback the sequencer delivered, which `pump`
+   * handles), Node may run a callback that was already due, the next timer of the same list,
+   * before the remaining nextTicks; the recorder marks that case ('sequencer.undrained'). The
+   * sequencer's own immediate would only run after the drain, so the marked delivery is made here.
+   */
+  private afterHandledThrow(): void {
+    if (this.afterThrow) return;
+    // A listener's own setImmediate comes before Node's; the marker follows Node's.
+    const marker = this.peek();
+    if (marker?.kind !== 'value' || marker.channel.name !== UNDRAINED_CHANNEL) return;
+    this.handlingThrow = false;
+    this.take();
+    const ev = this.peek();
+    const p = ev?.kind === 'deliver' ? this.pending.get(ev.reqId) : undefined;
+    if (!ev || ev.kind !== 'deliver' || !p) return;
+    this.take();
+    this.stalledSince = 0;
+    if (!p.persistent) this.pending.delete(ev.reqId);
+    p.scope.runInAsyncScope(p.handler, null, ev.payload);
   }
 
   deliver(_reqId: number, _payload: unknown): void {}
@@ -145,8 +181,6 @@ export class Replayer extends EngineBase implements Engine {
   onUnsolicited(channel: number, handler: DeliveryHandler): void {
     this.unsolicited.set(this.names[channel]!, handler);
   }
-
-  noteHandledThrow(): void {}
 
   realWork(): () => void {
     this.realWorkInFlight++;
@@ -189,6 +223,7 @@ export class Replayer extends EngineBase implements Engine {
   private readonly pump = (): void => {
     this.pumpScheduled = false;
     if (this.finished) return;
+    this.handlingThrow = false; // the queues have drained since any handled throw
     let ev = this.peek();
     if (this.afterThrow) {
       // The last callback threw and an 'uncaughtException' handler dealt with it. The recording

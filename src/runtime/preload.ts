@@ -17,8 +17,20 @@ const LAUNCHERS = new RegExp(
 const mode = process.env[ENV.mode];
 const script = process.argv[1] ?? '';
 
+const [major = 0, minor = 0] = process.versions.node.split('.').map(Number);
+const supported = major > 22 || (major === 22 && minor >= 15);
+
+// A process of the program that runs an older Node.js (a child started with another `node`) is
+// left alone, and says so: its hooks would miss crossings and its replay would be wrong.
+if (!supported && mode && isMainThread) {
+  process.stderr.write(
+    `retrace: ${mode === 'record' ? 'not recording' : 'cannot replay'} ${script || 'this process'}: it runs Node.js ${process.version}; 22.15 or newer is needed\n`,
+  );
+  if (mode === 'replay') process.exit(2);
+}
+
 // Worker threads are not recorded yet (docs/boundaries.md); only the main thread is.
-if (isMainThread && !LAUNCHERS.test(script)) {
+if (supported && isMainThread && !LAUNCHERS.test(script)) {
   if (mode === 'record' && process.env[ENV.dir]) startRecording(process.env[ENV.dir]!);
   else if (mode === 'replay' && process.env[ENV.trace]) startReplay(process.env[ENV.trace]!);
 }
