@@ -438,6 +438,20 @@ function checkStdinWrite(sock: any, stdioId: number, st: ChildState): void {
 
 // ---- the asynchronous APIs ----
 
+/**
+ * The arguments of the native Process#spawn: Node 24 passes them one by one (file, args, cwd,
+ * envPairs, stdio, flags, uid, gid), Node 22 as one options object.
+ */
+function nativeSpawnArgs(spawnArgs: unknown[]): { file: unknown; args: unknown; cwd: unknown; envPairs: unknown; stdio: any[] } {
+  const [first] = spawnArgs;
+  if (first !== null && typeof first === 'object') {
+    const o = first as any;
+    return { file: o.file, args: o.args, cwd: o.cwd, envPairs: o.envPairs, stdio: o.stdio };
+  }
+  const [file, args, cwd, envPairs, stdio] = spawnArgs;
+  return { file, args, cwd, envPairs, stdio: stdio as any[] };
+}
+
 /** Record: the real handle's spawn, onexit and kill are observed; Node's spawn runs as it is. */
 function spawnRecorded(this: any, original: AnyFn, options: any): unknown {
   const handle = this._handle;
@@ -445,12 +459,13 @@ function spawnRecorded(this: any, original: AnyFn, options: any): unknown {
   const realSpawn: AnyFn = handle.spawn;
   const realKill: AnyFn = handle.kill;
   const nodeOnexit: AnyFn = handle.onexit;
-  handle.spawn = function spawnObserved(this: any, file: string, args: string[], cwd: string, envPairs: string[], stdio: any[], ...rest: unknown[]) {
+  handle.spawn = function spawnObserved(this: any, ...spawnArgs: unknown[]) {
+    const { file, args, cwd, envPairs, stdio } = nativeSpawnArgs(spawnArgs);
     st.key = spawnKey(file, args, cwd, envPairs, stdio, options);
     st.id = engine.request(spawnCh, st.key);
     addRecordingEnv(envPairs);
     const started = engine.call(startedCh, [st.id], () => {
-      const err = realSpawn.call(this, file, args, cwd, envPairs, stdio, ...rest) as number;
+      const err = realSpawn.apply(this, spawnArgs) as number;
       return { err, pid: this.pid as number | undefined };
     });
     st.pid = started.pid;
@@ -509,7 +524,8 @@ function spawnReplayed(this: any, original: AnyFn, options: any): unknown {
   const standInHandle = {
     pid: undefined as number | undefined,
     onexit: this._handle.onexit as AnyFn,
-    spawn(file: string, args: string[], cwd: string, envPairs: string[], stdio: any[]) {
+    spawn(...spawnArgs: unknown[]) {
+      const { file, args, cwd, envPairs, stdio } = nativeSpawnArgs(spawnArgs);
       st.key = spawnKey(file, args, cwd, envPairs, stdio, options);
       checkSpawn(SPAWN_CHANNEL, st.key);
       st.id = engine.request(spawnCh, st.key);
