@@ -194,7 +194,9 @@ async function serverRound(w, recordDir, env) {
   const exit = await proc.exited;
   const rssLine = proc.lines.find((l) => l.startsWith('RSS '));
   if (!rssLine) throw new Error(`${w.key}${recordDir ? ' (recorded)' : ''} ended (${exit.code ?? exit.signal}) without reporting its memory: ${proc.stderr().trim()}`);
-  return { ...measured, totalRequests: warm.requests + measured.requests, errors: warm.errors + measured.errors, rssKiB: Number(rssLine.slice(4)) };
+  const [, rss, cpu] = /^RSS (\d+) CPU (\d+)/.exec(rssLine) ?? [];
+  const totalRequests = warm.requests + measured.requests;
+  return { ...measured, totalRequests, errors: warm.errors + measured.errors, rssKiB: Number(rss), cpuUsPerRequest: Number(cpu) / totalRequests };
 }
 
 async function replayRound(dir) {
@@ -230,7 +232,7 @@ async function benchServer(w) {
       for (const which of order) {
         const r = await serverRound(w, which === 'recorded' ? dir : null, env);
         (which === 'recorded' ? recorded : plain).push(r);
-        log(`${w.key} round ${round + 1}/${config.rounds} ${which}: ${Math.round(r.rps)} req/s, p50 ${r.p50} ms, p99 ${r.p99} ms, peak RSS ${Math.round(r.rssKiB / 1024)} MiB`);
+        log(`${w.key} round ${round + 1}/${config.rounds} ${which}: ${Math.round(r.rps)} req/s, p50 ${r.p50} ms, p99 ${r.p99} ms, peak RSS ${Math.round(r.rssKiB / 1024)} MiB, CPU ${Math.round(r.cpuUsPerRequest)} µs/request`);
       }
       const t = await replayRound(dir);
       traces.push(t);
@@ -312,6 +314,8 @@ function serverSummary(s) {
     recordedP50: median(s.recorded.map((r) => r.p50)),
     plainP99: median(s.plain.map((r) => r.p99)),
     recordedP99: median(s.recorded.map((r) => r.p99)),
+    plainCpu: median(s.plain.map((r) => r.cpuUsPerRequest)),
+    recordedCpu: median(s.recorded.map((r) => r.cpuUsPerRequest)),
     plainRss: median(s.plain.map((r) => r.rssKiB)),
     recordedRss: median(s.recorded.map((r) => r.rssKiB)),
     errors: s.plain.concat(s.recorded).reduce((n, r) => n + r.errors, 0),
@@ -350,7 +354,9 @@ function report(results, started) {
     '- The Fastify workload calls an upstream HTTP service (an unrecorded plain `node:http` process) with the global `fetch` for every request. ' +
       'The Express workload makes three PostgreSQL queries per request through `pg.Pool` (a row by key, an aggregate over its category, an update) on the local server.',
     '- Throughput is requests completed / measured seconds; latency percentiles are autocannon\'s (whole milliseconds). Peak RSS is the server process\'s own `process.resourceUsage().maxRSS`, printed at SIGTERM ' +
-      '(the recorded figure includes the trace writer\'s worker thread, which lives in the same process).',
+      '(the recorded figure includes the trace writer\'s worker thread, which lives in the same process). ' +
+      'Server CPU per request is the server process\'s user + system CPU time (`process.resourceUsage()`, all its threads) over the requests of both load phases: ' +
+      'on two cores shared with the load generator it measures the cost of recording more steadily than throughput does.',
     '- Trace size: chunk headers of the trace file give the raw (encoded) and stored (deflated) bytes of the event chunks. "Socket bytes" are the bytes that crossed the boundary: ' +
       'every byte the server read from or wrote to its sockets (HTTP clients, PostgreSQL, the upstream), summed from the trace\'s `net.write` calls and data deliveries. Per request divides by the requests of both load phases (warm-up and measured).',
     `- Replay: \`retrace replay\` of each recorded server run${results.servers.some((s) => s.traces?.some((t) => t.replayOffline)) ? ', under `unshare -n` (no network)' : ''}, wall time from spawn to exit, against the recorded process\'s lifetime (header \`startTime\` to end \`endTime\`). ` +
@@ -380,13 +386,13 @@ function report(results, started) {
   L.push('');
 
   L.push('## Servers under load', '');
-  L.push('| workload | plain req/s | recorded req/s | ratio | ratio (median of per-round) | p50 ms plain / recorded | p99 ms plain / recorded | errors |', '|---|---|---|---|---|---|---|---|');
+  L.push('| workload | plain req/s | recorded req/s | ratio | ratio (median of per-round) | p50 ms plain / recorded | p99 ms plain / recorded | server CPU µs/request plain / recorded | errors |', '|---|---|---|---|---|---|---|---|---|');
   for (const { s, sum } of servers) {
     if (!sum) {
-      L.push(`| ${s.workload.title} | skipped: ${s.skipped} | | | | | | |`);
+      L.push(`| ${s.workload.title} | skipped: ${s.skipped} | | | | | | | |`);
       continue;
     }
-    L.push(`| ${s.workload.title} | ${fmt(sum.plainRps)} | ${fmt(sum.recordedRps)} | ${fmt(sum.rpsRatio, 3)} | ${fmt(sum.rpsRatioPerRound, 3)} | ${fmt(sum.plainP50)} / ${fmt(sum.recordedP50)} | ${fmt(sum.plainP99)} / ${fmt(sum.recordedP99)} | ${sum.errors} |`);
+    L.push(`| ${s.workload.title} | ${fmt(sum.plainRps)} | ${fmt(sum.recordedRps)} | ${fmt(sum.rpsRatio, 3)} | ${fmt(sum.rpsRatioPerRound, 3)} | ${fmt(sum.plainP50)} / ${fmt(sum.recordedP50)} | ${fmt(sum.plainP99)} / ${fmt(sum.recordedP99)} | ${fmt(sum.plainCpu)} / ${fmt(sum.recordedCpu)} | ${sum.errors} |`);
   }
   L.push('');
   L.push('## Trace size', '');

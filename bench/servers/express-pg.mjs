@@ -27,6 +27,7 @@ process.on('SIGTERM', async () => {
   server.closeAllConnections();
   await pool.query(`DROP TABLE ${table}`);
   await pool.end();
-  console.log(`RSS ${process.resourceUsage().maxRSS}`);
+  const usage = process.resourceUsage();
+  console.log(`RSS ${usage.maxRSS} CPU ${usage.userCPUTime + usage.systemCPUTime}`);
   process.exit(0);
 });

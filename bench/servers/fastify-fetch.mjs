@@ -15,6 +15,7 @@ await app.listen({ port: 0, host: '127.0.0.1' });
 console.log(`READY ${app.server.address().port} ${process.pid}`);
 process.on('SIGTERM', async () => {
   await app.close();
-  console.log(`RSS ${process.resourceUsage().maxRSS}`);
+  const usage = process.resourceUsage();
+  console.log(`RSS ${usage.maxRSS} CPU ${usage.userCPUTime + usage.systemCPUTime}`);
   process.exit(0);
 });

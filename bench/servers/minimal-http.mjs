@@ -1,5 +1,5 @@
 // Workload (a): a minimal node:http server. Prints "READY <port> <pid>" once listening; on SIGTERM
-// closes, prints "RSS <peak resident set in KiB>" and exits.
+// closes, prints "RSS <peak resident set in KiB> CPU <user+system microseconds>" and exits.
 import * as http from 'node:http';
 
 const body = JSON.stringify({ hello: 'world' });
@@ -11,6 +11,7 @@ server.listen(0, '127.0.0.1', () => console.log(`READY ${server.address().port} 
 process.on('SIGTERM', () => {
   server.close();
   server.closeAllConnections();
-  console.log(`RSS ${process.resourceUsage().maxRSS}`);
+  const usage = process.resourceUsage();
+  console.log(`RSS ${usage.maxRSS} CPU ${usage.userCPUTime + usage.systemCPUTime}`);
   process.exit(0);
 });
