@@ -16,6 +16,8 @@ export const ENV = {
   replayRoot: 'RETRACE_REPLAY_ROOT',
   /** Replay: how long to wait for unrecorded work before reporting a stall, in ms. */
   stallMs: 'RETRACE_STALL_MS',
+  /** Replay for `retrace why`: the provenance request (JSON), which turns on instrumentation. */
+  why: 'RETRACE_WHY',
 } as const;
 
 /** The package root (the folder holding package.json). */

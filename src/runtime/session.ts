@@ -1,7 +1,7 @@
 // Starts recording or replaying inside a program's process. Loaded by runtime/preload.ts through
 // `--import`, before the program's own modules.
 import * as path from 'node:path';
-import { syncBuiltinESMExports } from 'node:module';
+import { createRequire, syncBuiltinESMExports } from 'node:module';
 import { boundaries } from '../boundary/index.js';
 import type { SessionContext } from '../boundary/boundary.js';
 import type { Engine } from '../core/engine.js';
@@ -82,7 +82,11 @@ export function startReplay(traceFile: string): void {
     childEnv: () => ({}),
     finishRecording: () => {},
   };
+  // `retrace why`: provenance instrumentation, loaded only when asked for.
+  const why = process.env[ENV.why] ? loadProvenance(process.env[ENV.why]!) : null;
+  why?.beforeInstall(engine);
   install(engine, session);
+  why?.afterInstall(engine);
   engine.schedulePump();
 }
 
@@ -97,6 +101,11 @@ function install(engine: Engine, session: SessionContext): void {
   }
   // ESM `import { x } from 'node:fs'` bindings follow the patched CommonJS exports only after this.
   syncBuiltinESMExports();
+}
+
+function loadProvenance(request: string): import('../provenance/inprocess.js').ProvenanceSession {
+  const { startProvenance } = createRequire(import.meta.url)('../provenance/inprocess.js') as typeof import('../provenance/inprocess.js');
+  return startProvenance(JSON.parse(request));
 }
 
 /** Each recorded process claims the lowest free number; creation is exclusive, so processes never collide. */

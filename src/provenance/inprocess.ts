@@ -1,0 +1,268 @@
+// Provenance replay inside the program's process: installs the shadow runtime, instruments the
+// program's own modules as they load (ES modules through a load hook, CommonJS through the loader's
+// compile step), hears every recorded value the replayer hands over, and writes the answer for
+// `retrace why` when the probe's hit comes (or at exit, for the last hit).
+import Module, { SourceMap } from 'node:module';
+import * as path from 'node:path';
+import { getHeapStatistics } from 'node:v8';
+import { fileURLToPath } from 'node:url';
+import { real } from '../core/originals.js';
+import type { Replayer } from '../core/replayer.js';
+import type { TraceEvent } from '../core/trace/reader.js';
+import { display, showValue } from './arena.js';
+import { instrument, type ProbeTarget } from './instrument.js';
+import { ProvenanceRuntime, type Snapshot } from './runtime.js';
+import { buildTree, type LineageNode } from './tree.js';
+
+export interface WhyRequest {
+  file: string; // absolute path of the source the user named
+  line: number;
+  column?: number;
+  expr: string;
+  hit: number | 'last';
+  out: string; // where to write the answer (JSON)
+  maxNodes: number;
+  root: string; // paths are shown relative to this
+}
+
+export interface WhyAnswer {
+  at: string;
+  expr: string;
+  hit: number;
+  hits: number;
+  value: string;
+  complete: boolean;
+  notes: string[];
+  lineage: LineageNode | null;
+  error?: string;
+  stats: { nodes: number; arenaBytes: number; heapBytes: number };
+}
+
+type Load = (url: string, context: unknown, next: (url: string, context?: unknown) => { source?: string | ArrayBufferView | null; format?: string; shortCircuit?: boolean }) => unknown;
+
+export interface ProvenanceSession {
+  runtime: ProvenanceRuntime;
+  /** Before the boundary modules install: CommonJS compile interception must sit under theirs; inputs are heard from the replayer from its first event. */
+  beforeInstall(replayer: Replayer): void;
+  /** After: the ES module load hook must run before theirs sees the source; inputs are heard from the replayer. */
+  afterInstall(replayer: Replayer): void;
+}
+
+export function startProvenance(request: WhyRequest): ProvenanceSession {
+  let written = false;
+  const runtime: ProvenanceRuntime = new ProvenanceRuntime(request.maxNodes, {
+    hit: request.hit,
+    onHit(snapshot, final) {
+      if (final) {
+        finish(snapshot);
+        real.reallyExit(0);
+      }
+    },
+  });
+  (globalThis as any).__retraceProvenance = runtime;
+  const target = path.resolve(request.file);
+  let probesPlaced = 0;
+  let probeColumn: number | undefined;
+  let probeProblem: string | undefined;
+
+  const relative = (file: string) => {
+    const rel = path.relative(request.root, file);
+    return rel.startsWith('..') ? file : rel;
+  };
+
+  const isUserFile = (file: string) => !file.includes(`${path.sep}node_modules${path.sep}`) && !file.startsWith(ownRoot);
+
+  const transform = (file: string, source: string, sourceType: 'module' | 'script'): string => {
+    const fileId = runtime.file(relative(file));
+    const mapPosition = positionMapper(source, file);
+    const probe: ProbeTarget | undefined = samePath(file, target) || (mapPosition.sourceFile && samePath(mapPosition.sourceFile, target))
+      ? { line: request.line, column: request.column, expr: request.expr }
+      : undefined;
+    const result = instrument(source, {
+      sourceType,
+      probe,
+      mapPosition: mapPosition.map,
+      site: (s) => runtime.site(fileId, s.line, s.column, s.op),
+      literal: (s, value) => runtime.literalLabel(fileId, s.line, s.column, value),
+    });
+    if (probe) {
+      probesPlaced += result.probes;
+      if (result.probeColumn !== undefined) probeColumn = result.probeColumn;
+      if (result.probeError) probeProblem = result.probeError;
+      else if (result.probes === 0) probeProblem = `${relative(target)}:${request.line} has no statement to stop at`;
+      if (probeProblem) {
+        finish(null);
+        real.reallyExit(0);
+      }
+    }
+    return result.code;
+  };
+
+  const instrumentSafely = (file: string, source: string, sourceType: 'module' | 'script'): string => {
+    try {
+      return transform(file, source, sourceType);
+    } catch (err) {
+      runtime.notes.add(`${relative(file)} was not instrumented (${(err as Error).message}); values passing through it have no lineage`);
+      return source;
+    }
+  };
+
+  function finish(snapshot: Snapshot | null): void {
+    if (written) return;
+    written = true;
+    const notes = new Set<string>();
+    let lineage: LineageNode | null = null;
+    let error: string | undefined = probeProblem;
+    if (!error && !snapshot) error = runtime.hits === 0 ? `${relative(target)}:${request.line} never ran in this recording` : `hit ${request.hit} of ${relative(target)}:${request.line} never came: it ran ${runtime.hits} time${runtime.hits === 1 ? '' : 's'}`;
+    if (!error && snapshot?.error) error = `${request.expr} could not be evaluated at ${relative(target)}:${request.line}: ${snapshot.error}`;
+    if (!error && snapshot) lineage = buildTree(runtime, snapshot.label, snapshot.value, { maxNodes: 600, maxDepth: 60 }, notes);
+    const messages = [...runtime.notes];
+    let complete = true;
+    if (runtime.arena.summarizing) {
+      complete = false;
+      messages.push(`the lineage memory cap (${request.maxNodes} nodes) was reached; later operations are summarized per source location, so the lineage shows every origin that contributed there but not which iteration produced which value`);
+    }
+    if (runtime.arena.summaryDropped) messages.push('some summarized operations had more inputs than are kept; the lineage may miss some of their origins');
+    if (notes.has('budget')) messages.push('the tree is cut at 600 nodes; shared parts of the lineage are shown once per path until then');
+    if (notes.has('depth')) messages.push('the tree is cut at depth 60');
+    const answer: WhyAnswer = {
+      at: `${relative(target)}:${request.line}:${request.column ?? probeColumn ?? 1}`,
+      expr: request.expr,
+      hit: snapshot?.hit ?? 0,
+      hits: runtime.hits,
+      value: snapshot ? showValue(display(snapshot.value)) : '',
+      complete,
+      notes: messages,
+      lineage,
+      error,
+      stats: { nodes: runtime.arena.size, arenaBytes: runtime.arena.bytes, heapBytes: getHeapStatistics().used_heap_size },
+    };
+    const fd = real.openSync(request.out, 'w');
+    real.writeSync(fd, JSON.stringify(answer));
+    real.closeSync(fd);
+  }
+
+  process.on('exit', () => finish(runtime.lastSnapshot));
+
+  // JSON.parse called by code we do not instrument (a framework's body parser) still labels its
+  // result with the lineage of its text, found among the recorded inputs.
+  const realParse = JSON.parse;
+  JSON.parse = function parse(text: string, reviver?: (this: any, key: string, value: any) => any) {
+    const result = realParse(text, reviver);
+    if (result && typeof result === 'object' && !runtime.userCallingJsonParse()) runtime.labelJson(result, 0, text);
+    return result;
+  } as typeof JSON.parse;
+
+  return {
+    runtime,
+    beforeInstall(replayer) {
+      hearInputs(replayer, runtime);
+      const proto = (Module as unknown as { prototype: { _compile(content: string, filename: string, ...rest: unknown[]): unknown } }).prototype;
+      const compile = proto._compile;
+      proto._compile = function (this: unknown, content: string, filename: string, ...rest: unknown[]) {
+        const code = typeof content === 'string' && isUserFile(filename) && /\.[cm]?[jt]s$/.test(filename) ? instrumentSafely(filename, content, 'script') : content;
+        return compile.call(this, code, filename, ...rest);
+      };
+    },
+    afterInstall() {
+      const registerHooks = (Module as unknown as { registerHooks?: (hooks: { load: Load }) => unknown }).registerHooks;
+      if (!registerHooks) {
+        runtime.notes.add('this Node.js has no module.registerHooks: ES modules are not instrumented');
+        return;
+      }
+      registerHooks({
+        load(url, context, nextLoad) {
+          const result = nextLoad(url, context);
+          if (!url.startsWith('file:')) return result;
+          const file = fileURLToPath(url);
+          if (!isUserFile(file)) return result;
+          const format = result.format;
+          if (format !== 'module' && format !== 'module-typescript') return result;
+          let source = typeof result.source === 'string' ? result.source : result.source ? Buffer.from(result.source.buffer, result.source.byteOffset, result.source.byteLength).toString('utf8') : null;
+          if (source === null) return result;
+          if (format === 'module-typescript') source = stripTypes(source);
+          return { ...result, format: 'module', source: instrumentSafely(file, source, 'module') };
+        },
+      });
+    },
+  };
+}
+
+/**
+ * Every recorded event the replayer consumes passes through its cursor's `take`: values and call
+ * results the program is about to receive, requests (whose channel names their later deliveries),
+ * and deliveries (socket bytes, callback payloads). The runtime labels them as inputs there.
+ */
+function hearInputs(replayer: Replayer, runtime: ProvenanceRuntime): void {
+  const cursor = replayer as unknown as { take(): TraceEvent };
+  const take = cursor.take;
+  const requestChannels = new Map<number, string>();
+  cursor.take = function (this: unknown) {
+    const ev = take.call(this);
+    try {
+      switch (ev.kind) {
+        case 'value':
+          runtime.observeInput(ev.channel.name, ev.index, ev.value, undefined, undefined, undefined);
+          break;
+        case 'call':
+          if (!ev.threw) runtime.observeInput(ev.channel.name, ev.index, ev.result, undefined, undefined, ev.args);
+          break;
+        case 'request':
+          requestChannels.set(ev.reqId, ev.channel.name);
+          runtime.noteRequest(ev.channel.name, ev.reqId, ev.args);
+          break;
+        case 'deliver':
+          runtime.observeInput('deliver', ev.index, ev.payload, ev.reqId, requestChannels.get(ev.reqId), undefined);
+          break;
+      }
+    } catch (err) {
+      runtime.notes.add(`an input could not be labelled (${(err as Error).message})`);
+    }
+    return ev;
+  };
+}
+
+const ownRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..') + path.sep;
+
+function samePath(a: string, b: string): boolean {
+  if (a === b) return true;
+  try {
+    return real.realpathSync(a) === real.realpathSync(b);
+  } catch {
+    return false;
+  }
+}
+
+/** TypeScript to JavaScript with positions kept (type stripping), or transformed with a source map for enums and the like. */
+export function stripTypes(source: string): string {
+  const strip = (Module as unknown as { stripTypeScriptTypes?: (code: string, options?: object) => string }).stripTypeScriptTypes;
+  if (!strip) throw new Error('this Node.js cannot strip TypeScript types');
+  try {
+    return strip(source, { mode: 'strip' });
+  } catch {
+    return strip(source, { mode: 'transform', sourceMap: true });
+  }
+}
+
+const MAPPING_URL = /\/\/[#@] sourceMappingURL=data:application\/json[^,]*;base64,(\S+)\s*$/;
+
+/** Positions of generated code back in the original source, through an inline source map (tsx, transformed TypeScript). */
+function positionMapper(source: string, file: string): { map?: (line: number, column: number) => { line: number; column: number }; sourceFile?: string } {
+  const m = MAPPING_URL.exec(source.slice(-200_000));
+  if (!m) return {};
+  try {
+    const payload = JSON.parse(Buffer.from(m[1]!, 'base64').toString('utf8')) as { sources?: string[]; sourceRoot?: string };
+    const map = new SourceMap(payload as never);
+    const first = payload.sources?.[0];
+    const sourceFile = first ? (first.startsWith('file:') ? fileURLToPath(first) : path.resolve(path.dirname(file), payload.sourceRoot ?? '', first)) : undefined;
+    return {
+      sourceFile,
+      map: (line, column) => {
+        const o = map.findOrigin(line, column) as { lineNumber?: number; columnNumber?: number };
+        return o.lineNumber ? { line: o.lineNumber, column: o.columnNumber ?? column } : { line, column };
+      },
+    };
+  } catch {
+    return {};
+  }
+}

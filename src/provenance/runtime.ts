@@ -1,0 +1,1369 @@
+// The shadow state of instrumented code during a provenance replay: the label register, shadow
+// fields of objects, the shadow call stack, and the models of built-ins. Installed as
+// `globalThis.__retraceProvenance`; the instrumenter's rewrites call its methods.
+import { Arena, F_COPY, F_IMPRECISE, F_MATCHED, type Origin } from './arena.js';
+import { jsonLeafRanges } from './json-paths.js';
+
+/** A call in flight from instrumented code. */
+interface Frame {
+  site: number;
+  fn: unknown;
+  recv: unknown;
+  recvLabel: number;
+  method: boolean;
+  args: unknown[];
+  labels: number[];
+  entered: boolean;
+  ret: number;
+  deferred: number;
+  inputMark: number;
+  /** Array callbacks: the labels the callback returned, by call. */
+  returns: number[] | null;
+  /** A snapshot of an array receiver before a mutating method (sort, reverse). */
+  before: { values: unknown[]; labels: number[] } | null;
+  /** reduce: the accumulator's label. */
+  acc: number;
+}
+
+interface PendingCallback {
+  labels: number[];
+  deferred: number;
+}
+
+const SHORT = Symbol('retrace.shortCircuit');
+const NO_FRAME: Frame = newFrame(0, undefined, undefined, 0, false);
+const ARRAY_CALLBACK_METHODS = new Set(['map', 'filter', 'forEach', 'find', 'findIndex', 'findLast', 'findLastIndex', 'some', 'every', 'flatMap']);
+const STRING_METHODS = new Set([
+  'slice', 'substring', 'substr', 'trim', 'trimStart', 'trimEnd', 'toUpperCase', 'toLowerCase', 'toLocaleUpperCase', 'toLocaleLowerCase',
+  'padStart', 'padEnd', 'replace', 'replaceAll', 'concat', 'charAt', 'at', 'repeat', 'normalize', 'toString', 'valueOf', 'charCodeAt', 'codePointAt',
+]);
+const NUMBER_FUNCTIONS = new Set(['Number', 'parseFloat', 'parseInt', 'String', 'BigInt', 'Boolean']);
+
+function newFrame(site: number, fn: unknown, recv: unknown, recvLabel: number, method: boolean): Frame {
+  return { site, fn, recv, recvLabel, method, args: [], labels: [], entered: false, ret: 0, deferred: 0, inputMark: 0, returns: null, before: null, acc: 0 };
+}
+
+export interface Snapshot {
+  value: unknown;
+  label: number;
+  hit: number;
+  error?: string;
+}
+
+export interface ProbeControl {
+  hit: number | 'last';
+  onHit(snapshot: Snapshot, final: boolean): void;
+}
+
+export class ProvenanceRuntime {
+  /** The label of the value the last rewritten expression produced. */
+  L = 0;
+  readonly arena: Arena;
+  // sites
+  readonly siteFile: number[] = [0];
+  readonly siteLine: number[] = [0];
+  readonly siteColumn: number[] = [0];
+  readonly siteOp: string[] = [''];
+  readonly files: string[] = [];
+  // shadows
+  private readonly props = new WeakMap<object, Map<PropertyKey, number>>();
+  private readonly bases = new WeakMap<object, number>();
+  private readonly jsonBases = new WeakMap<object, { label: number; path: string; origin: Origin | null; ranges: Map<string, [number, number]> | null }>();
+  private readonly sqlRows = new WeakMap<object, { origin: Origin; row: number }>();
+  private readonly promiseLabels = new WeakMap<object, number>();
+  private readonly promiseElements = new WeakMap<object, number[]>();
+  private readonly mapEntries = new WeakMap<object, Map<unknown, number>>();
+  private readonly fnSites = new WeakMap<object, number>();
+  private readonly pendingCallbacks = new Map<number, PendingCallback[]>();
+  private readonly frames: Frame[] = [];
+  private readonly parts: number[] = [];
+  private readonly keys: unknown[] = [];
+  private readonly spreads: unknown[] = [];
+  private iterLabels = new Map<number, { label: number; value: unknown }>();
+  lastThrown: unknown = undefined;
+  private lastThrownLabel = 0;
+  // inputs
+  private inputSeq = 0;
+  private readonly inputLog: { seq: number; label: number; value: unknown }[] = [];
+  private readonly inputObjects = new WeakMap<object, number>();
+  private readonly inputStrings = new Map<string, number>();
+  private readonly chunks: { event: number; reqId: number; channel: string; bytes: Buffer; label: number }[] = [];
+  private chunkBytes = 0;
+  private envEvent = -1;
+  private readonly envLabels = new Map<string, number>();
+  private randomCount = 0;
+  private readonly internalSite: Map<string, number> = new Map();
+  readonly notes = new Set<string>();
+  // probe
+  hits = 0;
+  private snapshot: Snapshot | null = null;
+
+  constructor(maxNodes: number, private readonly control: ProbeControl) {
+    this.arena = new Arena(maxNodes);
+  }
+
+  // ---------- sites (called by the instrumenter at load time) ----------
+
+  file(name: string): number {
+    this.files.push(name);
+    return this.files.length - 1;
+  }
+
+  site(file: number, line: number, column: number, op: string): number {
+    this.siteFile.push(file);
+    this.siteLine.push(line);
+    this.siteColumn.push(column);
+    this.siteOp.push(op);
+    return this.siteOp.length - 1;
+  }
+
+  /** A site for operations the runtime itself names (built-in models without a source location). */
+  internal(op: string): number {
+    let s = this.internalSite.get(op);
+    if (s === undefined) {
+      s = this.site(-1, 0, 0, op);
+      this.internalSite.set(op, s);
+    }
+    return s;
+  }
+
+  literalLabel(file: number, line: number, column: number, value: unknown): number {
+    const s = this.site(file, line, column, 'literal');
+    return this.arena.origin(s, value, { kind: 'literal', detail: `literal ${literalText(value)} at ${this.files[file]}:${line}` });
+  }
+
+  literals(labels: number[]): Int32Array {
+    return Int32Array.from(labels);
+  }
+
+  // ---------- scalar operations ----------
+
+  copy(site: number): number {
+    const l = this.L;
+    if (l === 0) return 0;
+    return (this.L = this.arena.node1(site, F_COPY, this.arena.values[l], l));
+  }
+
+  binary(site: number, a: any, la: number, b: any, lb: number): unknown {
+    let v: unknown;
+    switch (this.siteOp[site]) {
+      case '+': v = a + b; break;
+      case '-': v = a - b; break;
+      case '*': v = a * b; break;
+      case '/': v = a / b; break;
+      case '%': v = a % b; break;
+      case '**': v = a ** b; break;
+      case '==': v = a == b; break;
+      case '!=': v = a != b; break;
+      case '===': v = a === b; break;
+      case '!==': v = a !== b; break;
+      case '<': v = a < b; break;
+      case '<=': v = a <= b; break;
+      case '>': v = a > b; break;
+      case '>=': v = a >= b; break;
+      case '<<': v = a << b; break;
+      case '>>': v = a >> b; break;
+      case '>>>': v = a >>> b; break;
+      case '&': v = a & b; break;
+      case '|': v = a | b; break;
+      case '^': v = a ^ b; break;
+      case 'in': v = a in b; break;
+      case 'instanceof': v = a instanceof b; break;
+      default: throw new Error(`retrace: unknown operator ${this.siteOp[site]}`);
+    }
+    if (la === 0 && lb === 0) {
+      this.L = 0;
+      return v;
+    }
+    this.L = this.arena.node2(site, 0, v, la, lb);
+    if (typeof v === 'string' && la && lb) this.concatLengths.set(this.L, [String(a).length, String(b).length, la, lb]);
+    return v;
+  }
+
+  /** String concatenations: the lengths of their parts, to map character ranges back to inputs. */
+  private readonly concatLengths = new Map<number, number[]>();
+
+  unary(site: number, v: any, l: number): unknown {
+    let r: unknown;
+    switch (this.siteOp[site]) {
+      case '-': r = -v; break;
+      case '+': r = +v; break;
+      case '!': r = !v; break;
+      case '~': r = ~v; break;
+      case 'typeof': r = typeof v; break;
+      case 'void': r = undefined; break;
+      default: r = v;
+    }
+    this.L = l ? this.arena.node1(site, 0, r, l) : 0;
+    return r;
+  }
+
+  step(site: number, l: number): number {
+    this.L = l ? this.arena.node1(site, 0, undefined, l) : 0;
+    return this.L;
+  }
+
+  template(site: number, n: number, s: string): string {
+    const labels = this.parts.splice(this.parts.length - n, n);
+    let any = false;
+    for (const l of labels) if (l) any = true;
+    this.L = any ? this.arena.node(site, 0, s, labels) : 0;
+    return s;
+  }
+
+  part<T>(v: T): T {
+    this.parts.push(this.L);
+    return v;
+  }
+
+  key<T>(k: T): T {
+    this.keys.push(k);
+    return k;
+  }
+
+  spread<T>(v: T): T {
+    this.parts.push(-2, this.L);
+    this.spreads.push(v);
+    return v;
+  }
+
+  spreadArg<T>(v: T): T {
+    const f = this.frames[this.frames.length - 1];
+    const l = this.L;
+    if (f && v && typeof (v as any)[Symbol.iterator] === 'function') {
+      if (Array.isArray(v)) for (let i = 0; i < v.length; i++) { f.args.push(v[i]); f.labels.push(this.elementLabel(v, i, l)); }
+      else { f.args.push(v); f.labels.push(l); }
+    }
+    return v;
+  }
+
+  fnDef<T>(site: number, fn: T): T {
+    this.fnSites.set(fn as object, site);
+    this.L = 0;
+    return fn;
+  }
+
+  // ---------- objects ----------
+
+  private shadow(o: object): Map<PropertyKey, number> {
+    let m = this.props.get(o);
+    if (!m) this.props.set(o, (m = new Map()));
+    return m;
+  }
+
+  private setProp(o: unknown, k: PropertyKey, label: number): void {
+    if (o === null || (typeof o !== 'object' && typeof o !== 'function')) return;
+    const key = typeof k === 'number' ? String(k) : k;
+    if (label === 0) {
+      this.props.get(o as object)?.delete(key);
+      return;
+    }
+    this.shadow(o as object).set(key, label);
+  }
+
+  /** The label of o[k]: its shadow field, else derived from what o came from (JSON, SQL, env, an input). */
+  propLabel(site: number, o: unknown, lo: number, k: unknown, v: unknown): number {
+    if (o === null || o === undefined) return 0;
+    const key = typeof k === 'number' ? String(k) : (k as PropertyKey);
+    if (typeof o === 'object' || typeof o === 'function') {
+      const m = this.props.get(o as object);
+      const own = m?.get(key);
+      if (own !== undefined) return own;
+      if (o === process.env && typeof key === 'string') return this.envLabel(key, v);
+      const json = this.jsonBases.get(o as object);
+      if (json && typeof key === 'string') return this.jsonChild(o as object, json, key, v);
+      const sql = this.sqlRows.get(o as object);
+      if (sql && typeof key === 'string') {
+        const l = this.arena.origin(this.internal('input'), v, { ...sql.origin, row: sql.row, column: key });
+        this.shadow(o as object).set(key, l);
+        return l;
+      }
+      if (o instanceof Map || o instanceof Set) return 0;
+      const base = this.bases.get(o as object) ?? lo;
+      if (base && typeof v !== 'function') {
+        const l = this.arena.node1(site, 0, v, base);
+        return l;
+      }
+      if (typeof v === 'string' && v.length >= 4 && !Array.isArray(o)) return this.matchContent(v);
+      return 0;
+    }
+    // a primitive receiver: a string's characters and length derive from the string
+    return lo ? this.arena.node1(site, 0, v, lo) : 0;
+  }
+
+  get(site: number, o: any, lo: number, k: any): unknown {
+    const seq = this.returnSeq;
+    const v = o[k];
+    if (seq !== this.returnSeq && (this.lastReturnValue === v || (Number.isNaN(v) && Number.isNaN(this.lastReturnValue)))) {
+      // a getter or a Proxy trap we instrumented produced the value
+      this.L = this.lastReturnLabel ? this.arena.node1(site, 0, v, this.lastReturnLabel) : 0;
+      return v;
+    }
+    this.L = typeof v === 'function' ? 0 : this.propLabel(site, o, lo, k, v);
+    return v;
+  }
+
+  private returnSeq = 0;
+  private lastReturnValue: unknown = undefined;
+  private lastReturnLabel = 0;
+
+  getOptional(site: number, o: any, lo: number, k: any): unknown {
+    if (o === SHORT || o === null || o === undefined) {
+      this.L = lo;
+      return SHORT;
+    }
+    return this.get(site, o, lo, k);
+  }
+
+  getChained(site: number, o: any, lo: number, k: any): unknown {
+    if (o === SHORT) return SHORT;
+    return this.get(site, o, lo, k);
+  }
+
+  chainEnd(v: unknown): unknown {
+    return v === SHORT ? undefined : v;
+  }
+
+  set(site: number, o: any, _lo: number, k: any, v: unknown): unknown {
+    const l = this.L;
+    o[k] = v;
+    const c = l ? this.arena.node1(site, F_COPY, v, l) : 0;
+    this.setProp(o, k, c);
+    this.L = c;
+    return v;
+  }
+
+  setOp(site: number, o: any, lo: number, k: any, b: any, lb: number): unknown {
+    const a = o[k];
+    const la = this.propLabel(site, o, lo, k, a);
+    const v = this.binary(site, a, la, b, lb);
+    o[k] = v;
+    this.setProp(o, k, this.L);
+    return v;
+  }
+
+  setStep(site: number, o: any, k: any, prefix: boolean, delta: number): unknown {
+    const old = o[k];
+    const l = this.propLabel(site, o, 0, k, old);
+    const oldNumber = typeof old === 'bigint' ? old : +old;
+    const v = typeof oldNumber === 'bigint' ? oldNumber + BigInt(delta) : (oldNumber as number) + delta;
+    o[k] = v;
+    this.L = l ? this.arena.node1(site, 0, v, l) : 0;
+    this.setProp(o, k, this.L);
+    return prefix ? v : oldNumber;
+  }
+
+  field<T>(site: number, obj: object, name: string, v: T): T {
+    const l = this.L;
+    if (l) this.shadow(obj).set(name, this.arena.node1(site, F_COPY, v, l));
+    return v;
+  }
+
+  privateLabel(obj: object, name: string): number {
+    return this.props.get(obj)?.get(name) ?? 0;
+  }
+
+  setPrivate(site: number, obj: object, name: string): void {
+    const l = this.L;
+    if (l === 0) this.props.get(obj)?.delete(name);
+    else this.shadow(obj).set(name, site ? this.arena.node1(site, F_COPY, undefined, l) : l);
+  }
+
+  array(site: number, _mark: void, arr: unknown[]): unknown[] {
+    // parts were pushed in element order; spreads are (-2, label) pairs
+    const count = this.countParts(arr.length);
+    const entries = this.parts.splice(this.parts.length - count, count);
+    let index = 0;
+    let spreadIndex = this.spreads.length - entries.filter((x) => x === -2).length;
+    const spreads = this.spreads.splice(spreadIndex);
+    spreadIndex = 0;
+    for (let i = 0; i < entries.length; i++) {
+      const e = entries[i]!;
+      if (e === -2) {
+        const l = entries[++i]!;
+        const src = spreads[spreadIndex++];
+        const n = Array.isArray(src) ? src.length : typeof src === 'string' ? [...src].length : src instanceof Set || src instanceof Map ? src.size : arr.length - index;
+        for (let j = 0; j < n; j++) {
+          const el = Array.isArray(src) ? this.elementLabel(src, j, l) : l;
+          if (el) this.shadow(arr).set(String(index), el);
+          index++;
+        }
+      } else {
+        if (e) this.shadow(arr).set(String(index), e);
+        index++;
+      }
+    }
+    this.L = 0;
+    return arr;
+  }
+
+  /** How many parts entries an array or object literal pushed (spreads take two). */
+  private countParts(_n: number): number {
+    // walk back to the marker pushed by `mark`
+    let i = this.parts.length - 1;
+    while (i >= 0 && this.parts[i] !== -1) i--;
+    const count = this.parts.length - 1 - i;
+    this.parts.splice(i, 1); // drop the marker
+    return count;
+  }
+
+  mark(): void {
+    this.parts.push(-1);
+  }
+
+  object(site: number, keys: (string | null)[], _mark: void, obj: object): object {
+    const count = this.countParts(keys.length);
+    const entries = this.parts.splice(this.parts.length - count, count);
+    const computed = keys.filter((k) => k === null).length;
+    const computedKeys = this.keys.splice(this.keys.length - computed, computed);
+    const spreadCount = keys.filter((k) => k === '...').length;
+    const spreads = this.spreads.splice(this.spreads.length - spreadCount, spreadCount);
+    let e = 0;
+    let c = 0;
+    let s = 0;
+    for (const k of keys) {
+      if (k === '...') {
+        e++; // -2 marker
+        const l = entries[e++]!;
+        const src = spreads[s++];
+        if (src && typeof src === 'object') {
+          for (const key of Object.keys(src)) {
+            const kl = this.propLabel(site, src, l, key, (src as any)[key]);
+            if (kl) this.shadow(obj).set(key, kl);
+          }
+        }
+        continue;
+      }
+      const key = k === null ? computedKeys[c++] : k;
+      const l = entries[e++]!;
+      if (l && key !== undefined) this.shadow(obj).set(typeof key === 'number' ? String(key) : (key as PropertyKey), l);
+    }
+    this.L = 0;
+    return obj;
+  }
+
+  elementLabel(arr: unknown, i: number, base: number): number {
+    if (arr && typeof arr === 'object') {
+      const own = this.props.get(arr)?.get(String(i));
+      if (own !== undefined) return own;
+      return this.propLabel(this.internal('[]'), arr, base, String(i), (arr as any)[i]);
+    }
+    if (typeof arr === 'string') return base;
+    return base;
+  }
+
+  path(label: number, value: unknown, path: (string | number)[]): number {
+    let l = label;
+    let v: any = value;
+    for (const key of path) {
+      if (typeof key === 'string' && key.startsWith('...')) return l;
+      if (key === '?') return l;
+      if (v === null || v === undefined) return 0;
+      const next = v[key];
+      l = this.propLabel(this.internal(`.${key}`), v, l, key, next);
+      v = next;
+    }
+    return l;
+  }
+
+  restLabel(frame: Frame, i: number, arr: unknown[]): number {
+    if (Array.isArray(arr)) for (let j = 0; j < arr.length; j++) { const l = frame.labels[i + j]; if (l) this.shadow(arr).set(String(j), l); }
+    return 0;
+  }
+
+  // ---------- iteration ----------
+
+  *iter(site: number, iterable: any, label: number): Generator<unknown> {
+    const isArray = Array.isArray(iterable);
+    const isMap = iterable instanceof Map;
+    const entries = isMap ? this.mapEntries.get(iterable) : undefined;
+    let i = 0;
+    for (const v of iterable) {
+      let l = 0;
+      if (isArray) l = this.elementLabel(iterable, i, label);
+      else if (isMap) {
+        const vl = entries?.get((v as unknown[])[0]) ?? 0;
+        if (vl) this.shadow(v as object).set('1', vl);
+        l = label;
+      } else if (iterable instanceof Set) l = this.mapEntries.get(iterable)?.get(v) ?? label;
+      else if (typeof iterable === 'string') l = label ? this.arena.node1(site, 0, v, label) : 0;
+      else l = label;
+      this.iterLabels.set(site, { label: l, value: v });
+      i++;
+      yield v;
+    }
+  }
+
+  iterLabel(site: number): number {
+    return this.iterLabels.get(site)?.label ?? 0;
+  }
+
+  iterValue(site: number): unknown {
+    return this.iterLabels.get(site)?.value;
+  }
+
+  keyLabel(_site: number): number {
+    return 0;
+  }
+
+  // ---------- calls ----------
+
+  callSite<T>(site: number, fn: T): T {
+    const f = newFrame(site, fn, undefined, 0, false);
+    f.inputMark = this.inputSeq;
+    this.frames.push(f);
+    return fn;
+  }
+
+  method(site: number, recv: any, recvLabel: number): any {
+    if (recv === SHORT) return undefined;
+    const f = newFrame(site, undefined, recv, recvLabel, true);
+    f.inputMark = this.inputSeq;
+    const name = this.siteOp[site]!.slice(6);
+    if (Array.isArray(recv)) {
+      if (name === 'sort' || name === 'reverse' || name === 'shift' || name === 'unshift' || name === 'splice') {
+        f.before = { values: recv.slice(), labels: recv.map((_, i) => this.elementLabel(recv, i, recvLabel)) };
+      }
+      if (ARRAY_CALLBACK_METHODS.has(name) || name === 'reduce' || name === 'reduceRight') f.returns = [];
+    }
+    this.frames.push(f);
+    return recv;
+  }
+
+  arg<T>(v: T): T {
+    const f = this.frames[this.frames.length - 1];
+    if (f) {
+      f.args.push(v);
+      f.labels.push(this.L);
+    }
+    return v;
+  }
+
+  /** An instrumented function starts: its frame from the caller, or one built from what called it. */
+  enter(site: number, n: number, ...params: unknown[]): Frame {
+    const top = this.frames[this.frames.length - 1];
+    if (top && !top.entered && top.returns === null && this.matches(top, params, site)) {
+      top.entered = true;
+      return top;
+    }
+    const f = newFrame(site, undefined, undefined, 0, false);
+    f.entered = true;
+    // Called by something that is not instrumented: a built-in we model, a scheduled callback, a library.
+    if (top && !top.entered) this.callbackLabels(top, f, params);
+    else {
+      const pending = this.pendingCallbacks.get(site);
+      if (pending?.length) {
+        const p = pending.shift()!;
+        f.labels = p.labels.slice();
+        f.deferred = p.deferred;
+      }
+    }
+    for (let i = 0; i < n; i++) {
+      if (!f.labels[i] && params[i] !== undefined) {
+        const l = this.foreignLabel(params[i]);
+        if (l) f.labels[i] = l;
+      }
+    }
+    f.args = params;
+    f.ret = 0;
+    this.frames.push(f);
+    f.site = -site; // a callee-owned frame: popped by `ret`
+    return f;
+  }
+
+  private matches(top: Frame, params: unknown[], site: number): boolean {
+    const own = this.siteOp[site]!;
+    const theirs = this.siteOp[top.site]!;
+    if (own.length > 5 && theirs.length > 5) {
+      const a = own.slice(5);
+      const b = theirs.startsWith('call .') ? theirs.slice(6) : theirs.startsWith('new ') ? theirs.slice(4) : theirs.slice(5);
+      if (b && a !== b && !(theirs.startsWith('new ') && a === 'constructor')) return false;
+    }
+    for (let i = 0; i < params.length; i++) {
+      const p = params[i];
+      if (p === undefined) continue;
+      const a = top.args[i];
+      if (a !== p && !(Number.isNaN(a) && Number.isNaN(p))) return false;
+    }
+    if (params.length === 0 && top.args.length !== 0) return false;
+    return true;
+  }
+
+  /** The labels of a callback's parameters, from the built-in call that is running it. */
+  private callbackLabels(top: Frame, f: Frame, params: unknown[]): void {
+    const name = top.method ? this.siteOp[top.site]!.slice(6) : '';
+    const recv = top.recv;
+    if (Array.isArray(recv) && (ARRAY_CALLBACK_METHODS.has(name) || name === 'reduce' || name === 'reduceRight' || name === 'sort')) {
+      if (name === 'reduce' || name === 'reduceRight') {
+        const i = params[2] as number;
+        f.labels = [top.acc || (top.args.length > 1 ? top.labels[1]! : this.elementLabel(recv, 0, top.recvLabel)), this.elementLabel(recv, i, top.recvLabel)];
+      } else if (name === 'sort') {
+        f.labels = [];
+      } else {
+        const i = params[1] as number;
+        f.labels = [this.elementLabel(recv, i, top.recvLabel), 0];
+      }
+      f.returns = top.returns;
+      f.acc = -1; // marks "report the return to the builtin frame"
+      (f as any).parent = top;
+      return;
+    }
+    if ((recv instanceof Map || recv instanceof Set) && name === 'forEach') {
+      const entries = this.mapEntries.get(recv as object);
+      f.labels = [entries?.get(params[recv instanceof Map ? 1 : 0]) ?? 0, 0];
+      return;
+    }
+    if (name === 'emit') {
+      f.labels = top.labels.slice(1);
+      return;
+    }
+    if (name === 'call') {
+      f.labels = top.labels.slice(1);
+      return;
+    }
+    if (name === 'apply' && Array.isArray(top.args[1])) {
+      f.labels = (top.args[1] as unknown[]).map((_, i) => this.elementLabel(top.args[1], i, top.labels[1] ?? 0));
+      return;
+    }
+    // a modelled boundary with user callbacks (a library calling back synchronously): labels by value
+    f.labels = params.map((p) => {
+      const i = top.args.indexOf(p);
+      return i >= 0 && p !== undefined && typeof p !== 'function' ? top.labels[i]! : 0;
+    });
+  }
+
+  ret<T>(frame: Frame, v: T): T {
+    frame.ret = this.L;
+    this.returnSeq++;
+    this.lastReturnValue = v;
+    this.lastReturnLabel = this.L;
+    if (frame.deferred) this.arena.fill(frame.deferred, this.L);
+    if (frame.acc === -1) {
+      const parent = (frame as any).parent as Frame;
+      parent.returns!.push(this.L);
+      parent.acc = this.L;
+    }
+    this.popCallee(frame);
+    return v;
+  }
+
+  private popCallee(frame: Frame): void {
+    if (frame.site < 0) {
+      const i = this.frames.lastIndexOf(frame);
+      if (i >= 0) this.frames.length = i;
+    }
+  }
+
+  /** After a call from instrumented code: the label of its result. */
+  result<T>(site: number, v: T): T {
+    let f = this.frames.pop();
+    while (f && f.site !== site) f = this.frames.pop();
+    if (!f) {
+      this.L = 0;
+      return v;
+    }
+    if (f.entered) {
+      // an instrumented callee returned (or, for an async function, reached its first await)
+      const op = site;
+      if (v instanceof Promise && (f.ret === 0 || true)) {
+        const d = this.arena.deferred(op, v);
+        if (f.ret) this.arena.fill(d, f.ret);
+        else f.deferred = d;
+        this.promiseLabels.set(v, d);
+        this.L = d;
+      } else {
+        this.L = f.ret ? this.arena.node1(op, 0, v, f.ret) : 0;
+      }
+      return v;
+    }
+    this.L = this.model(site, f, v);
+    if (v && typeof v === 'object' && this.L && v instanceof Promise) this.promiseLabels.set(v, this.L);
+    return v;
+  }
+
+  /** Built-in models: how a call that was not instrumented relates its result to its inputs. */
+  private model(site: number, f: Frame, v: unknown): number {
+    const arena = this.arena;
+    const op = this.siteOp[site]!;
+    const name = f.method ? op.slice(6) : op.startsWith('call ') ? op.slice(5) : op.startsWith('new ') ? op.slice(4) : op;
+    const recv = f.recv;
+    const inputs = this.inputsSince(f.inputMark, v);
+    if (inputs >= 0) return inputs;
+    // ---- functions of the global object ----
+    if (!f.method) {
+      if (NUMBER_FUNCTIONS.has(name) && f.fn === (globalThis as any)[name]) return this.derived(site, v, f.labels[0] ?? 0, `${name}()`);
+      if (name === 'setTimeout' || name === 'setInterval' || name === 'setImmediate' || name === 'queueMicrotask') {
+        const cb = f.args[0] as object;
+        const extra = name === 'setTimeout' || name === 'setInterval' ? f.labels.slice(2) : f.labels.slice(1);
+        this.expectCallback(cb, extra, 0);
+        return 0;
+      }
+      if (typeof f.fn === 'function' && this.isPromiseConstructor(f.fn)) return 0;
+    }
+    // ---- methods ----
+    if (f.method) {
+      if (recv === Math) return this.derivedAll(site, v, f.labels, `Math.${name}`);
+      if (recv === JSON) {
+        if (name === 'parse') {
+          if (v && typeof v === 'object') this.labelJson(v as object, f.labels[0] ?? 0, f.args[0]);
+          return this.derived(site, v, f.labels[0] ?? 0, 'JSON.parse');
+        }
+        if (name === 'stringify') return this.stringifyLabel(site, v, f.args[0], f.labels[0] ?? 0);
+      }
+      if (recv === Number || recv === Object || recv === Array || recv === String || recv === Promise || recv === Buffer) {
+        return this.staticModel(site, recv, name, f, v);
+      }
+      if (recv === process && name === 'nextTick') {
+        this.expectCallback(f.args[0] as object, f.labels.slice(1), 0);
+        return 0;
+      }
+      if (typeof recv === 'string') return this.stringModel(site, recv, name, f, v);
+      if (typeof recv === 'number' || typeof recv === 'bigint') return this.derivedAll(site, v, [f.recvLabel, ...f.labels], `.${name}()`);
+      if (Array.isArray(recv)) {
+        const l = this.arrayModel(site, recv, name, f, v);
+        if (l !== null) return l;
+      }
+      if (recv instanceof Map || recv instanceof Set) return this.collectionModel(site, recv, name, f, v);
+      if (recv instanceof Promise) return this.promiseModel(site, recv, name, f, v);
+      if (Buffer.isBuffer(recv) && name === 'toString') {
+        const l = this.derived(site, v, f.recvLabel, '.toString()');
+        return l;
+      }
+      if (name === 'call' && typeof recv === 'function') return 0;
+      if (name === 'emit' || name === 'on' || name === 'once' || name === 'addListener' || name === 'push' || name === 'write' || name === 'end' || name === 'send' || name === 'json') {
+        return 0;
+      }
+    }
+    // ---- not modelled: the result depends on everything that went in ----
+    if (v === undefined || typeof v === 'function' || v === null) return 0;
+    const all = f.method ? [f.recvLabel, ...f.labels] : f.labels;
+    let any = false;
+    for (const l of all) if (l) any = true;
+    if (!any) {
+      const foreign = this.foreignLabel(v);
+      return foreign;
+    }
+    const l = arena.node(site, F_IMPRECISE, v, all);
+    if (v && typeof v === 'object' && !(v instanceof Promise)) this.bases.set(v as object, l);
+    return l;
+  }
+
+  private isPromiseConstructor(fn: unknown): boolean {
+    return fn === Promise;
+  }
+
+  private derived(site: number, v: unknown, l: number, op: string): number {
+    if (!l) return 0;
+    const out = this.arena.node1(site, 0, v, l);
+    this.arena.opNames.set(out, op);
+    if (v && typeof v === 'object') this.bases.set(v as object, out);
+    return out;
+  }
+
+  private derivedAll(site: number, v: unknown, labels: number[], op: string): number {
+    let any = false;
+    for (const l of labels) if (l) any = true;
+    if (!any) return 0;
+    const out = this.arena.node(site, 0, v, labels);
+    if (!op.startsWith('.')) this.arena.opNames.set(out, STRING_METHODS.has(op) || op === 'split' || op === 'replace' || op === 'replaceAll' ? `.${op}()` : op);
+    else this.arena.opNames.set(out, op);
+    return out;
+  }
+
+  /** True while instrumented code is calling JSON.parse itself (the call's model labels the result). */
+  userCallingJsonParse(): boolean {
+    const top = this.frames[this.frames.length - 1];
+    return !!top && !top.entered && top.recv === JSON;
+  }
+
+  private staticModel(site: number, recv: unknown, name: string, f: Frame, v: unknown): number {
+    if (recv === Number && (name === 'parseFloat' || name === 'parseInt' || name === 'isFinite' || name === 'isInteger' || name === 'isNaN')) return this.derived(site, v, f.labels[0] ?? 0, name);
+    if (recv === Object) {
+      const src = f.args[0];
+      if (name === 'assign' && src && typeof src === 'object') {
+        for (let i = 1; i < f.args.length; i++) {
+          const from = f.args[i];
+          if (from && typeof from === 'object') for (const k of Object.keys(from)) { const l = this.propLabel(site, from, f.labels[i] ?? 0, k, (from as any)[k]); if (l) this.shadow(src).set(k, l); }
+        }
+        return f.labels[0] ?? 0;
+      }
+      if ((name === 'values' || name === 'entries' || name === 'keys') && src && typeof src === 'object' && Array.isArray(v)) {
+        const keys = Object.keys(src);
+        keys.forEach((k, i) => {
+          const l = this.propLabel(site, src, f.labels[0] ?? 0, k, (src as any)[k]);
+          if (!l) return;
+          if (name === 'values') this.shadow(v).set(String(i), l);
+          else if (name === 'entries') this.shadow((v as any)[i]).set('1', l);
+        });
+        return 0;
+      }
+      if (name === 'fromEntries' && v && typeof v === 'object' && Array.isArray(src)) {
+        src.forEach((entry, i) => {
+          const el = this.elementLabel(src, i, f.labels[0] ?? 0);
+          const l = this.propLabel(site, entry, el, '1', entry?.[1]);
+          if (l) this.shadow(v).set(String(entry?.[0]), l);
+        });
+        return 0;
+      }
+      if (name === 'freeze' || name === 'seal') return f.labels[0] ?? 0;
+    }
+    if (recv === Array && name === 'from' && Array.isArray(v)) {
+      const src = f.args[0];
+      if (Array.isArray(src)) src.forEach((_, i) => { const l = this.elementLabel(src, i, f.labels[0] ?? 0); if (l) this.shadow(v).set(String(i), l); });
+      else if (src instanceof Set || src instanceof Map) {
+        const entries = this.mapEntries.get(src);
+        let i = 0;
+        for (const x of src as Iterable<unknown>) { const l = src instanceof Set ? entries?.get(x) : 0; if (l) this.shadow(v).set(String(i), l); i++; }
+      }
+      return 0;
+    }
+    if (recv === Promise) {
+      if ((name === 'all' || name === 'allSettled' || name === 'race' || name === 'any') && Array.isArray(f.args[0]) && v instanceof Promise) {
+        const arr = f.args[0] as unknown[];
+        const labels = arr.map((p, i) => (p instanceof Promise ? this.promiseLabels.get(p) ?? 0 : this.elementLabel(arr, i, f.labels[0] ?? 0)));
+        if (name === 'all') this.promiseElements.set(v, labels);
+        return this.arena.node(site, 0, v, labels);
+      }
+      if (name === 'resolve' && v instanceof Promise) return f.labels[0] ? this.arena.node1(site, 0, v, f.labels[0]) : 0;
+    }
+    if (recv === Buffer && name === 'from') return this.derived(site, v, f.labels[0] ?? 0, 'Buffer.from');
+    if (recv === String && (name === 'fromCharCode' || name === 'raw')) return this.derivedAll(site, v, f.labels, name);
+    return this.derivedAll(site, v, f.labels, name);
+  }
+
+  private stringModel(site: number, s: string, name: string, f: Frame, v: unknown): number {
+    const arena = this.arena;
+    if (name === 'split' && Array.isArray(v)) {
+      if (f.recvLabel) {
+        let at = 0;
+        const sep = f.args[0];
+        (v as string[]).forEach((piece, i) => {
+          const start = typeof sep === 'string' ? s.indexOf(piece, at) : -1;
+          const label = start >= 0 ? this.rangeLabel(site, f.recvLabel, start, start + piece.length, piece) : arena.node1(site, 0, piece, f.recvLabel);
+          if (label) this.shadow(v).set(String(i), label);
+          if (start >= 0) at = start + piece.length;
+        });
+      }
+      return 0;
+    }
+    if ((name === 'match' || name === 'matchAll' || name === 'exec') && v && typeof v === 'object') {
+      if (f.recvLabel && Array.isArray(v)) {
+        const m = v as RegExpMatchArray;
+        m.forEach((g, i) => {
+          if (g === undefined) return;
+          const start = m.index !== undefined ? s.indexOf(g, m.index) : -1;
+          const label = start >= 0 ? this.rangeLabel(site, f.recvLabel, start, start + g.length, g) : arena.node1(site, 0, g, f.recvLabel);
+          this.shadow(v).set(String(i), label);
+        });
+        if (m.groups) for (const [k, g] of Object.entries(m.groups)) if (g !== undefined) this.shadow(m.groups).set(k, arena.node1(site, 0, g, f.recvLabel));
+      }
+      return 0;
+    }
+    if ((name === 'slice' || name === 'substring' || name === 'substr') && typeof v === 'string' && f.recvLabel) {
+      let start = Number(f.args[0] ?? 0);
+      if (start < 0) start = Math.max(0, s.length + start);
+      if (name === 'substring') start = Math.min(start, Number(f.args[1] ?? s.length));
+      const l = this.rangeLabel(site, f.recvLabel, start, start + v.length, v);
+      return f.labels.some((x) => x) ? arena.node(site, 0, v, [l, ...f.labels]) : l;
+    }
+    if (name === 'replace' || name === 'replaceAll') return this.derivedAll(site, v, [f.recvLabel, ...f.labels], name);
+    if (STRING_METHODS.has(name) || name === 'includes' || name === 'startsWith' || name === 'endsWith' || name === 'indexOf' || name === 'search' || name === 'localeCompare' || name === 'length') {
+      return this.derivedAll(site, v, [f.recvLabel, ...f.labels], name);
+    }
+    return this.derivedAll(site, v, [f.recvLabel, ...f.labels], name);
+  }
+
+  private arrayModel(site: number, arr: unknown[], name: string, f: Frame, v: unknown): number | null {
+    const arena = this.arena;
+    const rl = f.recvLabel;
+    switch (name) {
+      case 'push':
+      case 'unshift': {
+        if (name === 'push') {
+          const start = arr.length - f.args.length;
+          f.labels.forEach((l, i) => this.setProp(arr, String(start + i), l));
+        } else this.reindex(arr, f.before!, f.labels, 0, 0, f.args.length);
+        return 0;
+      }
+      case 'pop': {
+        const l = this.props.get(arr)?.get(String(arr.length)) ?? (rl ? arena.node1(site, 0, v, rl) : 0);
+        this.props.get(arr)?.delete(String(arr.length));
+        return l;
+      }
+      case 'shift': {
+        const l = f.before!.labels[0] ?? 0;
+        this.reindex(arr, f.before!, [], 1, 0, 0);
+        return l;
+      }
+      case 'splice': {
+        const start = Number(f.args[0] ?? 0) < 0 ? Math.max(0, f.before!.values.length + Number(f.args[0])) : Math.min(Number(f.args[0] ?? 0), f.before!.values.length);
+        const removed = Array.isArray(v) ? v.length : 0;
+        if (Array.isArray(v)) for (let i = 0; i < removed; i++) this.setProp(v, String(i), f.before!.labels[start + i] ?? 0);
+        this.reindexSplice(arr, f.before!, start, removed, f.labels.slice(2));
+        return 0;
+      }
+      case 'sort':
+      case 'reverse': {
+        // match the elements after the call to where they were before
+        const used = new Array(f.before!.values.length).fill(false);
+        for (let i = 0; i < arr.length; i++) {
+          let j = f.before!.values.findIndex((x, k) => !used[k] && (x === arr[i] || (Number.isNaN(x) && Number.isNaN(arr[i]))));
+          if (j < 0) j = i;
+          used[j] = true;
+          this.setProp(arr, String(i), f.before!.labels[j] ?? 0);
+        }
+        return rl;
+      }
+      case 'map':
+      case 'flatMap':
+        if (Array.isArray(v) && f.returns) f.returns.forEach((l, i) => this.setProp(v, String(i), l));
+        return 0;
+      case 'filter':
+        if (Array.isArray(v)) {
+          let j = 0;
+          for (let i = 0; i < arr.length && j < v.length; i++) if (arr[i] === v[j]) this.setProp(v, String(j++), this.elementLabel(arr, i, rl));
+        }
+        return 0;
+      case 'find':
+      case 'findLast': {
+        const i = name === 'find' ? arr.indexOf(v) : arr.lastIndexOf(v);
+        return i >= 0 ? this.elementLabel(arr, i, rl) : 0;
+      }
+      case 'reduce':
+      case 'reduceRight':
+        return f.acc > 0 ? arena.node1(site, 0, v, f.acc) : f.returns && f.returns.length ? arena.node1(site, 0, v, f.returns[f.returns.length - 1]!) : 0;
+      case 'forEach':
+        return 0;
+      case 'slice':
+      case 'concat':
+      case 'flat':
+      case 'toSorted':
+      case 'toReversed':
+        if (Array.isArray(v)) {
+          const sources: [unknown[], number][] = [[arr, rl], ...f.args.map((a, i): [unknown[], number] => [Array.isArray(a) ? a : [a], f.labels[i] ?? 0])];
+          for (let i = 0; i < v.length; i++) {
+            for (const [src, l] of sources) {
+              const j = src.indexOf(v[i]);
+              if (j >= 0) {
+                const el = Array.isArray(src) && src !== f.args[0] || src === arr ? this.elementLabel(src, j, l) : l;
+                this.setProp(v, String(i), el);
+                break;
+              }
+            }
+          }
+        }
+        return 0;
+      case 'join': {
+        const labels = arr.map((_, i) => this.elementLabel(arr, i, rl));
+        return labels.some((x) => x) ? arena.node(site, 0, v, labels) : 0;
+      }
+      case 'at':
+      case 'indexOf':
+      case 'includes':
+        if (name === 'at') {
+          let i = Number(f.args[0]);
+          if (i < 0) i += arr.length;
+          return this.elementLabel(arr, i, rl);
+        }
+        return 0;
+      case 'some':
+      case 'every':
+      case 'findIndex':
+        return 0;
+      case 'entries':
+      case 'values':
+      case 'keys':
+        return rl;
+    }
+    return null;
+  }
+
+  private reindex(arr: unknown[], before: { labels: number[] }, inserted: number[], removedFront: number, _a: number, _b: number): void {
+    const labels = [...inserted, ...before.labels.slice(removedFront)];
+    const m = this.props.get(arr);
+    if (m) for (const k of [...m.keys()]) if (typeof k === 'string' && /^\d+$/.test(k)) m.delete(k);
+    labels.forEach((l, i) => this.setProp(arr, String(i), l));
+  }
+
+  private reindexSplice(arr: unknown[], before: { labels: number[] }, start: number, removed: number, inserted: number[]): void {
+    const labels = [...before.labels.slice(0, start), ...inserted, ...before.labels.slice(start + removed)];
+    const m = this.props.get(arr);
+    if (m) for (const k of [...m.keys()]) if (typeof k === 'string' && /^\d+$/.test(k)) m.delete(k);
+    labels.forEach((l, i) => this.setProp(arr, String(i), l));
+  }
+
+  private collectionModel(site: number, c: Map<unknown, unknown> | Set<unknown>, name: string, f: Frame, v: unknown): number {
+    let entries = this.mapEntries.get(c);
+    if (!entries) this.mapEntries.set(c, (entries = new Map()));
+    switch (name) {
+      case 'set':
+        if (f.labels[1]) entries.set(f.args[0], this.arena.node1(site, F_COPY, f.args[1], f.labels[1]));
+        else entries.delete(f.args[0]);
+        return f.recvLabel;
+      case 'add':
+        if (f.labels[0]) entries.set(f.args[0], f.labels[0]);
+        return f.recvLabel;
+      case 'get':
+        return entries.get(f.args[0]) ?? 0;
+      case 'delete':
+        entries.delete(f.args[0]);
+        return 0;
+      case 'values':
+      case 'entries':
+      case 'keys':
+      case '[]':
+        return 0;
+    }
+    return 0;
+  }
+
+  private promiseModel(site: number, p: Promise<unknown>, name: string, f: Frame, v: unknown): number {
+    if (name === 'then' || name === 'catch' || name === 'finally') {
+      const pl = this.promiseLabels.get(p) ?? f.recvLabel;
+      const d = v instanceof Promise ? this.arena.deferred(site, v) : 0;
+      const onFulfilled = f.args[0];
+      const onRejected = name === 'then' ? f.args[1] : name === 'catch' ? f.args[0] : undefined;
+      if (name !== 'catch' && typeof onFulfilled === 'function') this.expectCallback(onFulfilled, name === 'finally' ? [] : [pl], d);
+      if (typeof onRejected === 'function' && onRejected !== onFulfilled) this.expectCallback(onRejected, [pl], d);
+      if (d && name === 'finally') this.arena.fill(d, pl);
+      return d;
+    }
+    return 0;
+  }
+
+  private expectCallback(cb: unknown, labels: number[], deferred: number): void {
+    if (typeof cb !== 'function') return;
+    const s = this.fnSites.get(cb);
+    if (s === undefined) return;
+    let q = this.pendingCallbacks.get(s);
+    if (!q) this.pendingCallbacks.set(s, (q = []));
+    if (q.length > 10_000) q.shift();
+    q.push({ labels, deferred });
+  }
+
+  private stringifyLabel(site: number, v: unknown, value: unknown, l: number): number {
+    if (typeof v !== 'string') return 0;
+    const labels = [l];
+    const visit = (x: unknown, depth: number) => {
+      if (!x || typeof x !== 'object' || depth > 6 || labels.length > 200) return;
+      const m = this.props.get(x);
+      if (m) for (const lab of m.values()) labels.push(lab);
+      for (const k of Object.keys(x)) visit((x as any)[k], depth + 1);
+    };
+    visit(value, 0);
+    return this.derivedAll(site, v, labels, 'JSON.stringify');
+  }
+
+  // ---------- await, throw ----------
+
+  awaited(site: number, v: unknown, l: number, p: unknown): unknown {
+    let label = p instanceof Promise ? this.promiseLabels.get(p) ?? l : l;
+    if (Array.isArray(v) && p instanceof Promise) {
+      const els = this.promiseElements.get(p);
+      if (els) els.forEach((el, i) => this.setProp(v, String(i), el));
+    }
+    const foreign = this.foreignLabel(v);
+    if (foreign && foreign !== label) label = label ? this.arena.node2(site, 0, v, foreign, label) : foreign;
+    this.L = label ? this.arena.node1(site, 0, v, label) : 0;
+    return v;
+  }
+
+  thrown<T>(v: T): T {
+    this.lastThrown = v;
+    this.lastThrownLabel = this.L;
+    return v;
+  }
+
+  caught(v: unknown): number {
+    if (v === this.lastThrown) return this.lastThrownLabel;
+    if (v instanceof Error && typeof v.message === 'string') return 0;
+    return 0;
+  }
+
+  depth(): number {
+    return this.frames.length * 1e6 + this.parts.length;
+  }
+
+  unwind(d: number): void {
+    const frames = Math.floor(d / 1e6);
+    const parts = d % 1e6;
+    if (this.frames.length > frames) this.frames.length = frames;
+    if (this.parts.length > parts) this.parts.length = parts;
+  }
+
+  // ---------- inputs: what the recording hands to the program ----------
+
+  /** Told by the replayer of every recorded value it hands over. */
+  observeInput(channel: string, event: number, value: unknown, reqId: number | undefined, requestChannel: string | undefined, args: unknown): void {
+    if (channel === 'process.env') {
+      this.envEvent = event;
+      return;
+    }
+    let origin: Origin | null = null;
+    if (channel === 'random.Math.random') origin = { kind: 'random', event, channel, detail: `Math.random #${++this.randomCount}` };
+    else if (channel.startsWith('time.')) origin = { kind: 'time', event, channel, detail: channel.slice(5) };
+    else if (channel.startsWith('fs.')) origin = { kind: 'file', event, channel, detail: `${channel} ${describeArgs(args)}` };
+    else if (channel.startsWith('crypto.')) origin = { kind: 'random', event, channel, detail: channel };
+    else if (channel === 'deliver') {
+      const rc = requestChannel ?? '';
+      if (Array.isArray(value) && (rc.startsWith('net.') || rc.startsWith('tls.')) && value[0] === 0 && Buffer.isBuffer(value[2])) {
+        const bytes = value[2] as Buffer;
+        const label = this.arena.origin(this.internal('input'), bytes, { kind: 'socket', event, channel: rc, reqId, range: [0, bytes.length] });
+        this.inputObjects.set(bytes, label);
+        this.chunks.push({ event, reqId: reqId ?? -1, channel: rc, bytes, label });
+        this.chunkBytes += bytes.length;
+        while (this.chunks.length > 4096 || this.chunkBytes > 16 * 1024 * 1024) this.chunkBytes -= this.chunks.shift()!.bytes.length;
+        return;
+      }
+      if (rc.startsWith('fs.') || rc.startsWith('stdin') || rc.startsWith('crypto.') || rc.startsWith('dns.') || rc.startsWith('child_process.')) {
+        const kind = rc.startsWith('fs.') ? 'file' : rc.startsWith('stdin') ? 'stdin' : rc.startsWith('crypto.') ? 'random' : 'other';
+        origin = { kind, event, channel: rc, detail: `${rc}${this.requestArgs.has(reqId ?? -1) ? ' ' + describeArgs(this.requestArgs.get(reqId!)) : ''}` };
+        this.registerInput(origin, value, event);
+        return;
+      }
+      return;
+    } else if (channel.startsWith('stdin')) origin = { kind: 'stdin', event, channel };
+    else if (channel.startsWith('process.') || channel.startsWith('os.')) origin = { kind: 'other', event, channel, detail: channel };
+    if (!origin) return;
+    this.registerInput(origin, value, event);
+  }
+
+  /** Request arguments by id (a file path for fs.readFile), for the words of its deliveries. */
+  readonly requestArgs = new Map<number, unknown>();
+
+  noteRequest(channel: string, reqId: number, args: unknown): void {
+    if (channel.startsWith('fs.') || channel.startsWith('stdin')) {
+      this.requestArgs.set(reqId, args);
+      if (this.requestArgs.size > 1000) this.requestArgs.delete(this.requestArgs.keys().next().value!);
+    }
+  }
+
+  private registerInput(origin: Origin, value: unknown, _event: number): void {
+    const label = this.arena.origin(this.internal('input'), value, origin);
+    const seq = ++this.inputSeq;
+    this.inputLog.push({ seq, label, value });
+    if (this.inputLog.length > 64) this.inputLog.shift();
+    const reg = (v: unknown, depth: number): void => {
+      if (depth > 2 || v === null || v === undefined) return;
+      if (typeof v === 'string') {
+        if (v.length >= 2) this.rememberString(v, label);
+      } else if (typeof v === 'object') {
+        if (!this.inputObjects.has(v)) this.inputObjects.set(v, label);
+        if (Buffer.isBuffer(v)) this.rememberChunk(origin, v, label);
+        else if (Array.isArray(v)) for (const x of v) reg(x, depth + 1);
+      }
+    };
+    reg(value, 0);
+  }
+
+  private rememberString(s: string, label: number): void {
+    this.inputStrings.set(s, label);
+    if (this.inputStrings.size > 512) this.inputStrings.delete(this.inputStrings.keys().next().value!);
+  }
+
+  private rememberChunk(origin: Origin, bytes: Buffer, label: number): void {
+    this.chunks.push({ event: origin.event ?? -1, reqId: -1, channel: origin.channel ?? '', bytes, label });
+    this.chunkBytes += bytes.length;
+    while (this.chunks.length > 4096 || this.chunkBytes > 16 * 1024 * 1024) this.chunkBytes -= this.chunks.shift()!.bytes.length;
+  }
+
+  /** The label of an input that arrived during a call and is what it returned, or -1. */
+  private inputsSince(mark: number, v: unknown): number {
+    if (this.inputSeq === mark) return -1;
+    const found: number[] = [];
+    for (let i = this.inputLog.length - 1; i >= 0; i--) {
+      const e = this.inputLog[i]!;
+      if (e.seq <= mark) break;
+      if (e.value === v || (typeof v === 'object' && v !== null && this.inputObjects.get(v) === e.label)) return e.label;
+      found.push(e.label);
+    }
+    if (found.length && v !== undefined && (typeof v !== 'object' || v === null || !(v instanceof Promise))) {
+      // the call read the outside world and returned something made of it: link all, imprecisely
+      if (typeof v === 'string' || typeof v === 'number') return this.arena.node(this.internal('call'), F_IMPRECISE, v, found);
+    }
+    return -1;
+  }
+
+  /** A value that arrived from code we do not instrument: an input it is, or contains, or matches. */
+  foreignLabel(v: unknown): number {
+    if (v === null || v === undefined) return 0;
+    if (typeof v === 'object') {
+      const own = this.inputObjects.get(v);
+      if (own) return own;
+      if (this.bases.has(v)) return this.bases.get(v)!;
+      if (isPgResult(v)) {
+        this.labelPgResult(v as any);
+        return 0;
+      }
+      return 0;
+    }
+    if (typeof v === 'string') {
+      const known = this.inputStrings.get(v);
+      if (known) return known;
+      if (v.length >= 4) return this.matchContent(v);
+    }
+    return 0;
+  }
+
+  /** Finds a string among the recent recorded bytes: the input it was decoded from. */
+  private readonly matchCache = new Map<string, number>();
+  matchContent(s: string): number {
+    if (this.chunks.length === 0) return 0;
+    const cached = this.matchCache.get(s);
+    if (cached !== undefined) return cached;
+    let result = 0;
+    const needle = Buffer.from(s.length > 4096 ? s.slice(0, 4096) : s, 'utf8');
+    for (let i = this.chunks.length - 1; i >= 0 && i >= this.chunks.length - 512; i--) {
+      const c = this.chunks[i]!;
+      const at = c.bytes.indexOf(needle);
+      if (at >= 0) {
+        const base = this.arena.origins.get(c.label)!;
+        result = this.arena.origin(this.internal('input'), s, { ...base, range: [at, at + Buffer.byteLength(s)] }, s.length > 4096 ? F_MATCHED | F_IMPRECISE : F_MATCHED);
+        break;
+      }
+    }
+    if (this.matchCache.size > 2048) this.matchCache.clear();
+    this.matchCache.set(s, result);
+    return result;
+  }
+
+  private envLabel(name: string, v: unknown): number {
+    let l = this.envLabels.get(name);
+    if (l === undefined) {
+      l = this.arena.origin(this.internal('input'), v, { kind: 'env', event: this.envEvent >= 0 ? this.envEvent : undefined, detail: `env ${name}` });
+      this.envLabels.set(name, l);
+    }
+    return l;
+  }
+
+  // ---------- JSON and SQL results ----------
+
+  /** Gives a JSON.parse result the lineage of its text: per path, down to the input's bytes when it is one. */
+  labelJson(result: object, textLabel: number, text: unknown): void {
+    let label = textLabel;
+    if (!label && typeof text === 'string') label = this.foreignLabel(text);
+    if (!label) return;
+    const origin = this.arena.origins.get(label) ?? null;
+    let ranges: Map<string, [number, number]> | null = null;
+    if (typeof text === 'string' && (!origin || origin.kind !== 'literal')) {
+      try {
+        ranges = jsonLeafRanges(text);
+      } catch {
+        ranges = null;
+      }
+    }
+    this.jsonBases.set(result, { label, path: '$', origin, ranges });
+  }
+
+  private jsonChild(o: object, base: { label: number; path: string; origin: Origin | null; ranges: Map<string, [number, number]> | null }, key: string, v: unknown): number {
+    const path = Array.isArray(o) ? `${base.path}[${key}]` : /^[A-Za-z_$][\w$]*$/.test(key) ? `${base.path}.${key}` : `${base.path}[${JSON.stringify(key)}]`;
+    let l: number;
+    if (v && typeof v === 'object') {
+      l = base.origin ? this.arena.origin(this.internal('input'), v, { ...base.origin, jsonPath: path }) : this.arena.node1(this.internal(`JSON ${path}`), 0, v, base.label);
+      this.jsonBases.set(v, { ...base, path });
+    } else if (base.origin) {
+      const r = base.ranges?.get(path);
+      const range: [number, number] | undefined = r && base.origin.range ? [base.origin.range[0] + r[0], base.origin.range[0] + r[1]] : base.origin.range;
+      l = this.arena.origin(this.internal('input'), v, { ...base.origin, jsonPath: path, range });
+    } else {
+      const r = base.ranges?.get(path);
+      const src = r ? this.rangeLabel(this.internal(`JSON ${path}`), base.label, r[0], r[1], v) : base.label;
+      l = this.arena.node1(this.internal(`JSON.parse ${path}`), 0, v, src);
+    }
+    this.shadow(o).set(key, l);
+    return l;
+  }
+
+  /** The label of characters [start, end) of a string whose label is `label`: through concatenations to their parts. */
+  rangeLabel(site: number, label: number, start: number, end: number, v: unknown): number {
+    const parts = this.concatLengths.get(label);
+    if (parts) {
+      const [la, lb, a, b] = parts as [number, number, number, number];
+      void lb;
+      if (end <= la) return this.rangeLabel(site, a, start, end, v);
+      if (start >= la) return this.rangeLabel(site, b, start - la, end - la, v);
+      return this.arena.node2(site, 0, v, this.rangeLabel(site, a, start, la, v), this.rangeLabel(site, b, 0, end - la, v));
+    }
+    const origin = this.arena.origins.get(label);
+    if (origin && origin.kind !== 'literal') {
+      const base = origin.range ? origin.range[0] : 0;
+      return this.arena.origin(this.internal('input'), v, { ...origin, range: [base + start, base + end] });
+    }
+    return this.arena.node1(site, 0, v, label);
+  }
+
+  private labelPgResult(r: { rows: object[]; fields: { name: string }[] }): void {
+    // the most recent chunk of PostgreSQL protocol from the server (DataRow / CommandComplete)
+    for (let i = this.chunks.length - 1; i >= 0; i--) {
+      const c = this.chunks[i]!;
+      if (looksLikePgResponse(c.bytes)) {
+        const origin: Origin = { kind: 'sql', event: c.event, channel: c.channel, reqId: c.reqId };
+        r.rows.forEach((row, j) => {
+          if (row && typeof row === 'object') this.sqlRows.set(row, { origin, row: j });
+        });
+        this.bases.set(r, 0);
+        return;
+      }
+    }
+  }
+
+  // ---------- the probe ----------
+
+  probe(_site: number, evaluate: () => unknown): void {
+    const savedL = this.L;
+    const savedFrames = this.frames.length;
+    const savedParts = this.parts.length;
+    this.hits++;
+    const wanted = this.control.hit;
+    if (wanted !== 'last' && this.hits !== wanted) return;
+    let snap: Snapshot;
+    try {
+      this.L = 0;
+      const value = evaluate();
+      snap = { value, label: this.L, hit: this.hits };
+    } catch (err) {
+      snap = { value: undefined, label: 0, hit: this.hits, error: err instanceof Error ? `${err.name}: ${err.message}` : String(err) };
+    } finally {
+      this.frames.length = savedFrames;
+      this.parts.length = savedParts;
+      this.L = savedL;
+    }
+    this.snapshot = snap;
+    this.control.onHit(snap, wanted !== 'last');
+  }
+
+  get lastSnapshot(): Snapshot | null {
+    return this.snapshot;
+  }
+}
+
+function isPgResult(v: unknown): boolean {
+  const r = v as { rows?: unknown; fields?: unknown; command?: unknown };
+  return Array.isArray(r.rows) && Array.isArray(r.fields) && typeof r.command === 'string';
+}
+
+/** A chunk of bytes a PostgreSQL server sends: backend messages (type byte, int32 length) with DataRow or CommandComplete. */
+export function looksLikePgResponse(b: Buffer): boolean {
+  let at = 0;
+  let sawRows = false;
+  while (at + 5 <= b.length) {
+    const type = String.fromCharCode(b[at]!);
+    if (!/[A-Za-z123]/.test(type)) return false;
+    const len = b.readInt32BE(at + 1);
+    if (len < 4) return false;
+    if (type === 'D' || type === 'C' || type === 'T') sawRows = true;
+    at += 1 + len;
+  }
+  return sawRows;
+}
+
+function literalText(v: unknown): string {
+  if (typeof v === 'string') return JSON.stringify(v.length > 40 ? v.slice(0, 37) + '...' : v);
+  return String(v);
+}
+
+function describeArgs(args: unknown): string {
+  if (!Array.isArray(args)) return '';
+  const first = args.find((a) => typeof a === 'string');
+  return typeof first === 'string' ? first : '';
+}
