@@ -535,7 +535,9 @@ server.listen(0, '127.0.0.1', () => console.log('listening', server.address().po
 
     const here = at('app.mjs', interleavedServer);
     const answers = [1, 2].map((hit) => why(dir, here, 'total', { hit }));
-    assert.deepEqual(answers.map((a) => a.hits), [2, 2]);
+    // A replay asked for hit 1 may stop there, so only the last hit knows there were two.
+    assert.deepEqual(answers.map((a) => a.hit), [1, 2]);
+    assert.equal(answers[1]!.hits, 2);
     assert.deepEqual(answers.map((a) => a.value).sort(), ['30303', '80808'], answers.map((a) => renderTree(a)).join('\n'));
     const own = { '30303': ['10101'], '80808': ['20202'] } as const;
     const other = { '30303': ['20202', '80808'], '80808': ['10101', '30303'] } as const;
@@ -727,9 +729,9 @@ console.log(JSON.stringify({ fromRate, scaledB, live })); // @at
     expectWhy(dir, here, 'live', { value: 5, includes: [BETA], excludes: [ALPHA] });
     const inLib = at('lib.mjs', esmLib, 'scale');
     const firstCall = expectWhy(dir, inLib, 'x', { value: 7, includes: [ALPHA], excludes: [BETA] }, { hit: 1 });
-    assert.equal(firstCall.hits, 2);
+    assert.equal(firstCall.hit, 1);
     const lastCall = expectWhy(dir, inLib, 'x', { value: 5, includes: [BETA], excludes: [ALPHA] });
-    assert.equal(lastCall.hit, 2, 'the default hit is the last');
+    assert.deepEqual([lastCall.hit, lastCall.hits], [2, 2], 'the default hit is the last');
   });
 
   const cjsLib = `
@@ -807,7 +809,8 @@ console.log(JSON.stringify({ priceA, priceB, labelB, level })); // @at
     // The enum member's literal is located in the .ts source, not in the compiled JavaScript.
     const enumLine = source.split('\n').findIndex((l) => l.includes('High = 10')) + 1;
     const enumLiteral = [...nodes(level.lineage)].find((n) => n.origin?.kind === 'literal' && /literal 10(?![\w.])/.test(n.origin.detail));
-    assert.match(enumLiteral?.origin?.detail ?? '', new RegExp(`src/app\\.ts:${enumLine}(?!\\d)`), renderTree(level));
+    const where = `${enumLiteral?.origin?.detail ?? ''} ${enumLiteral?.at ?? ''}`;
+    assert.match(where, new RegExp(`src/app\\.ts:${enumLine}(?!\\d)`), renderTree(level));
   });
 
   test('the same TypeScript run by tsx', () => {
@@ -893,7 +896,7 @@ console.log(JSON.stringify({ first, second })); // @at
     assert.deepEqual(printed, { first: 21, second: 15 });
     const inScale = at('app.mjs', program, 'scale');
     const first = expectWhy(dir, inScale, 'x', { value: 7, includes: [ALPHA], excludes: [BETA] }, { hit: 1 });
-    assert.deepEqual([first.hit, first.hits], [1, 2]);
+    assert.equal(first.hit, 1, 'hits counts up to where the replay stopped, so it is not checked here');
     const last = expectWhy(dir, inScale, 'x', { value: 5, includes: [BETA], excludes: [ALPHA] }, { hit: 'last' });
     assert.deepEqual([last.hit, last.hits], [2, 2]);
 
