@@ -1,6 +1,317 @@
-// `retrace show`: being built (see the issue tracker); replaced by the real command.
-import { UsageError } from './recording.js';
+// retrace show: the timeline of a recording's external events, one line each, or one event in full.
+import { spawn, type ChildProcess } from 'node:child_process';
+import * as path from 'node:path';
+import { TraceError, TraceFile, type TraceEvent } from '../core/trace/reader.js';
+import type { Entry } from '../inspect/entry.js';
+import { jsonSafe } from '../inspect/events.js';
+import { fullValue } from '../inspect/render.js';
+import { KIND_GROUPS, mergedTimeline, processTimeline } from '../inspect/timeline.js';
+import { listTraces, rootProcess, UsageError } from './recording.js';
 
-export async function run(_args: string[]): Promise<number> {
-  throw new UsageError('retrace show is not built yet');
+export interface ShowOptions {
+  location: string;
+  kinds: string[];
+  grep: string | null;
+  process: number | null;
+  from: number | null;
+  to: number | null;
+  limit: number | null;
+  json: boolean;
+  event: number | null;
+  all: boolean;
+  pager: boolean;
+}
+
+function parseArgs(args: string[]): ShowOptions {
+  const o: ShowOptions = { location: 'recording', kinds: [], grep: null, process: null, from: null, to: null, limit: null, json: false, event: null, all: false, pager: true };
+  const value = (i: number, flag: string) => {
+    const v = args[i + 1];
+    if (v === undefined || (v.startsWith('--') && v.length > 2)) throw new UsageError(`${flag} needs a value`);
+    return v;
+  };
+  const whole = (v: string, flag: string) => {
+    if (!/^\d+$/.test(v)) throw new UsageError(`${flag} takes a whole number, not "${v}"`);
+    return Number(v);
+  };
+  const ms = (v: string, flag: string) => {
+    if (!/^\d+(\.\d+)?$/.test(v)) throw new UsageError(`${flag} takes milliseconds since the recording started (a number), not "${v}"`);
+    return Number(v);
+  };
+  let location: string | null = null;
+  for (let i = 0; i < args.length; i++) {
+    let a = args[i]!;
+    let inline: string | undefined;
+    const eq = a.indexOf('=');
+    if (a.startsWith('--') && eq > 0) {
+      inline = a.slice(eq + 1);
+      a = a.slice(0, eq);
+    }
+    const take = () => (inline !== undefined ? inline : value(i++, a));
+    switch (a) {
+      case '--kind':
+      case '-k':
+        for (const k of take().split(',').map((s) => s.trim().toLowerCase()).filter(Boolean)) {
+          if (!KIND_GROUPS[k]) throw new UsageError(`unknown kind "${k}" for --kind; kinds: ${Object.keys(KIND_GROUPS).join(', ')}`);
+          o.kinds.push(k);
+        }
+        break;
+      case '--grep':
+      case '-g':
+        o.grep = take();
+        break;
+      case '--process':
+      case '-p':
+        o.process = whole(take(), '--process');
+        break;
+      case '--from':
+        o.from = ms(take(), '--from');
+        break;
+      case '--to':
+        o.to = ms(take(), '--to');
+        break;
+      case '--limit':
+      case '-n':
+        o.limit = whole(take(), '--limit');
+        break;
+      case '--event':
+      case '-e':
+        o.event = whole(take(), '--event');
+        break;
+      case '--json':
+        o.json = true;
+        break;
+      case '--all':
+        o.all = true;
+        break;
+      case '--no-pager':
+        o.pager = false;
+        break;
+      default:
+        if (a.startsWith('-')) throw new UsageError(`unknown option for show: ${a}`);
+        if (location !== null) throw new UsageError(`show takes one recording folder, not "${location}" and "${a}"`);
+        location = a;
+    }
+  }
+  if (location !== null) o.location = location;
+  if (o.from !== null && o.to !== null && o.to < o.from) throw new UsageError(`--to ${o.to} is before --from ${o.from}`);
+  return o;
+}
+
+function openTraces(o: ShowOptions): TraceFile[] {
+  const refs = listTraces(o.location);
+  if (o.process !== null) {
+    const ref = refs.find((r) => r.process === o.process);
+    if (!ref) throw new UsageError(`the recording has no process ${o.process} (it has ${refs.map((r) => r.process).join(', ')})`);
+    return [TraceFile.open(ref.file)];
+  }
+  if (o.event !== null) return [TraceFile.open(rootProcess(refs).file)];
+  const traces: TraceFile[] = [];
+  for (const ref of refs) {
+    try {
+      traces.push(TraceFile.open(ref.file));
+    } catch (err) {
+      if (!(err instanceof TraceError) || refs.length === 1) throw err;
+      process.stderr.write(`retrace: skipping ${path.basename(ref.file)}: ${err.message}\n`);
+    }
+  }
+  return traces;
+}
+
+/** Where lines go: a pager when stdout is a terminal, else stdout, with backpressure. */
+class Output {
+  private pager: ChildProcess | null = null;
+  private closed = false;
+  private buffer = '';
+
+  constructor(usePager: boolean) {
+    if (usePager && process.stdout.isTTY) {
+      const command = process.env.PAGER || 'less';
+      const env = { ...process.env };
+      env.LESS ??= 'FRX'; // quit if one screen, keep colours, leave the text on screen
+      try {
+        const child = spawn(command, { shell: true, stdio: ['pipe', 'inherit', 'inherit'], env });
+        child.stdin!.on('error', () => {
+          this.closed = true;
+        });
+        child.on('error', () => {
+          this.closed = true;
+        });
+        this.pager = child;
+      } catch {
+        this.pager = null;
+      }
+    }
+    process.stdout.on('error', () => {
+      this.closed = true; // the reader went away (head, a closed pipe): stop
+    });
+  }
+
+  get done(): boolean {
+    return this.closed;
+  }
+
+  async line(text: string): Promise<void> {
+    this.buffer += `${text}\n`;
+    if (this.buffer.length >= 32 * 1024) await this.flush();
+  }
+
+  async flush(): Promise<void> {
+    if (!this.buffer || this.closed) return;
+    const stream = this.pager ? this.pager.stdin! : process.stdout;
+    const chunk = this.buffer;
+    this.buffer = '';
+    if (!stream.write(chunk)) {
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          stream.off('drain', done);
+          stream.off('close', done);
+          stream.off('error', done);
+          resolve();
+        };
+        stream.on('drain', done);
+        stream.on('close', done);
+        stream.on('error', done);
+      });
+    }
+  }
+
+  async end(): Promise<void> {
+    await this.flush();
+    if (this.pager) {
+      const pager = this.pager;
+      pager.stdin!.end();
+      await new Promise<void>((resolve) => pager.on('close', () => resolve()));
+    }
+  }
+}
+
+function formatTime(ms: number): string {
+  return `+${ms.toFixed(3)}ms`.padStart(13);
+}
+
+const CONTROL = /[\x00-\x1f\x7f]/;
+
+export function formatLine(e: Entry): string {
+  // One line per entry, whatever the recorded text holds.
+  const summary = CONTROL.test(e.summary) ? e.summary.replace(/\r?\n/g, '⏎').replace(/[\x00-\x08\x0b-\x1f\x7f]/g, ' ') : e.summary;
+  return `${formatTime(e.time)}  p${e.process}  ${`#${e.event}`.padEnd(7)} ${e.kind.padEnd(8)}  ${summary}`;
+}
+
+function entryJson(e: Entry): Record<string, unknown> {
+  return { process: e.process, event: e.event, timeMs: Math.round(e.time * 1000) / 1000, kind: e.kind, summary: e.summary, ...(e.fields ? { fields: jsonSafe(e.fields) } : {}) };
+}
+
+export async function run(args: string[]): Promise<number> {
+  const o = parseArgs(args);
+  const traces = openTraces(o);
+  if (o.event !== null) return showEvent(traces[0]!, o);
+
+  const kinds = o.kinds.length > 0 ? new Set(o.kinds.flatMap((k) => KIND_GROUPS[k]!)) : null;
+  const grep = o.grep?.toLowerCase() ?? null;
+  const out = new Output(o.pager && !o.json);
+  if (!o.json && traces.length > 0) {
+    for (const t of traces) {
+      const h = t.header;
+      const end = t.end ? (t.end.signal ? `killed by ${t.end.signal}` : `exit status ${t.end.exitCode}`) : 'truncated';
+      const ran = t.end ? `, ran ${t.end.endTime - h.startTime} ms` : '';
+      await out.line(`# p${h.process}: ${[path.basename(h.argv[0] ?? 'node'), ...h.execArgv, ...h.argv.slice(1)].join(' ')} (pid ${h.pid}, started ${new Date(h.startTime).toISOString()}${ran}, ${end})`);
+      if (!t.hasClock) await out.line(`# p${h.process} was recorded by an older retrace-node without clock records: times read +0.000ms`);
+    }
+  }
+  let shown = 0;
+  for (const entry of mergedTimeline(traces, { all: o.all })) {
+    if (out.done) break;
+    if (o.to !== null && entry.time > o.to) break;
+    if (o.from !== null && entry.time < o.from) continue;
+    if (kinds && !kinds.has(entry.kind)) continue;
+    if (grep && !entry.summary.toLowerCase().includes(grep) && !entry.kind.includes(grep)) continue;
+    await out.line(o.json ? JSON.stringify(entryJson(entry)) : formatLine(entry));
+    if (o.limit !== null && ++shown >= o.limit) break;
+  }
+  await out.end();
+  return 0;
+}
+
+/** `--event N`: the entry that holds event N, in full; or the raw event when no entry does. */
+async function showEvent(trace: TraceFile, o: ShowOptions): Promise<number> {
+  const n = o.event!;
+  let raw: TraceEvent | null = null;
+  let count = 0;
+  const requests = new Map<number, { channel: string; index: number }>();
+  let found: Entry | null = null;
+  for (const entry of processTimeline(trace, {
+    all: true,
+    focus: n,
+    onEvent: (ev) => {
+      count = ev.index + 1;
+      if (ev.kind === 'request' && ev.index <= n) requests.set(ev.reqId, { channel: ev.channel.name, index: ev.index });
+      if (ev.index === n) raw = ev;
+    },
+  })) {
+    if (entry.event > n) break;
+    if (entry.event === n || entry.events?.includes(n)) {
+      // A summary of bookkeeping (--all) loses to a real entry holding the same event.
+      if (!found || (found.kind === 'engine' && entry.kind !== 'engine') || (!found.detail && entry.detail)) found = entry;
+      if (found.detail && found.kind !== 'engine') break;
+    }
+  }
+  if (!raw) {
+    const total = trace.end ? `${trace.end.events} events` : `${count} readable events`;
+    throw new UsageError(`event ${n} is not in this recording (process ${trace.header.process} has ${total}, numbered from 0)`);
+  }
+  const ev = raw as TraceEvent;
+  const entry = found as Entry | null;
+  const detail = entry?.detail?.() ?? null;
+  const rawText = rawEventText(ev, requests);
+  if (o.json) {
+    process.stdout.write(
+      `${JSON.stringify({
+        ...(entry ? entryJson(entry) : { process: trace.header.process, event: n, timeMs: ev.time, kind: null, summary: null }),
+        ...(entry?.events ? { events: entry.events } : {}),
+        detail: detail ? jsonSafe(detail.json) : null,
+        raw: rawEventJson(ev),
+      })}\n`,
+    );
+    return 0;
+  }
+  const lines: string[] = [];
+  if (entry) {
+    lines.push(formatLine(entry));
+    if (entry.event !== n) lines.push(`(event ${n} is part of this ${entry.kind} entry, which starts at event ${entry.event})`);
+    lines.push('');
+    lines.push(detail ? detail.text : rawText);
+    if (detail && entry.event !== n) lines.push('', `event ${n} itself:`, rawText);
+  } else {
+    lines.push(`event ${n} (p${trace.header.process}, +${ev.time.toFixed(3)}ms): not summarized on the timeline`, '', rawText);
+  }
+  process.stdout.write(`${lines.join('\n')}\n`);
+  return 0;
+}
+
+function rawEventText(ev: TraceEvent, requests: Map<number, { channel: string; index: number }>): string {
+  switch (ev.kind) {
+    case 'value':
+      return `${ev.channel.name} (a reading), value:\n${fullValue(ev.value)}`;
+    case 'call':
+      return `${ev.channel.name} (a call)\narguments:\n${fullValue(ev.args)}\n${ev.threw ? 'threw' : 'returned'}:\n${fullValue(ev.result)}`;
+    case 'request':
+      return `${ev.channel.name} (request ${ev.reqId})\narguments:\n${fullValue(ev.args)}`;
+    case 'deliver': {
+      const req = requests.get(ev.reqId);
+      return `delivery to request ${ev.reqId}${req ? ` (${req.channel}, event ${req.index})` : ''}\npayload:\n${fullValue(ev.payload)}`;
+    }
+  }
+}
+
+function rawEventJson(ev: TraceEvent): Record<string, unknown> {
+  switch (ev.kind) {
+    case 'value':
+      return { kind: ev.kind, channel: ev.channel.name, value: jsonSafe(ev.value) };
+    case 'call':
+      return { kind: ev.kind, channel: ev.channel.name, args: jsonSafe(ev.args), threw: ev.threw, result: jsonSafe(ev.result) };
+    case 'request':
+      return { kind: ev.kind, channel: ev.channel.name, request: ev.reqId, args: jsonSafe(ev.args) };
+    case 'deliver':
+      return { kind: ev.kind, request: ev.reqId, payload: jsonSafe(ev.payload) };
+  }
 }

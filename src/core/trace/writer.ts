@@ -71,8 +71,9 @@ export class TraceWriter {
 
   /**
    * Writes a clock record when time moved on since the last one. Called before every delivery (the
-   * event loop entering JavaScript is when time passes) and every CLOCK_EVERY events otherwise, so
-   * a long synchronous run is dated too; one monotonic read, no allocation.
+   * event loop entering JavaScript is when time passes), call and request, whose encoding costs far
+   * more than one monotonic read; value events (Math.random, Date.now: the hot path) check it every
+   * CLOCK_EVERY events, so a long synchronous run of them is dated too. No allocation.
    */
   private stamp(): void {
     this.clockCountdown = CLOCK_EVERY;
@@ -120,7 +121,7 @@ export class TraceWriter {
   }
 
   writeCallEvent(channel: number, args: unknown, threw: boolean, result: unknown): void {
-    if (--this.clockCountdown <= 0) this.stamp();
+    this.stamp();
     this.events.varint(channel);
     this.value(channel, args);
     this.events.u8(threw ? 1 : 0);
@@ -129,7 +130,7 @@ export class TraceWriter {
   }
 
   writeRequestEvent(channel: number, reqId: number, args: unknown): void {
-    if (--this.clockCountdown <= 0) this.stamp();
+    this.stamp();
     this.events.varint(channel);
     this.events.varint(reqId);
     this.value(channel, args);
