@@ -1,10 +1,11 @@
 // Where framed chunks go: written on the program's thread, or handed to a worker thread.
 import type { Worker } from 'node:worker_threads';
 import { real } from '../originals.js';
-import { frameChunk, writeFully, type ChunkTransform } from './chunks.js';
+import { Ctl, frameChunk, writeFully, type ChunkTransform } from './chunks.js';
 import type { ChunkType } from './format.js';
 
 export interface ChunkSink {
+  /** Takes the chunk's bytes now: `raw` may be reused as soon as this returns. */
   write(type: ChunkType, raw: Uint8Array): void;
   /** Returns once every chunk handed over so far is in the file. */
   drain(): void;
@@ -20,73 +21,143 @@ export class SyncSink implements ChunkSink {
   drain(): void {}
 }
 
-/** How long the program's thread waits at exit for the worker before writing the rest itself. */
+/** How long the program's thread waits for the worker (at exit, or for room in the ring) before writing the rest itself. */
 const DRAIN_TIMEOUT_MS = 10_000;
 
+/** The shared ring that carries event chunks to the worker: its bytes, and how many chunks may be in flight. */
+const RING_BYTES = 8 << 20;
+const RING_SLOTS = 256;
+
+
 /**
- * Compression and writing on a worker thread. Each chunk is copied to the worker (the copy is a
- * fraction of the cost of compressing it) and kept until the worker acknowledges it, so if the
- * worker fails, the program's thread writes what it did not.
+ * Compression and writing on a worker thread, fed through a preallocated ring of shared memory: a
+ * flush copies the chunk into the ring and bumps a counter; no message, no structured clone, no
+ * allocation per chunk. A chunk stays in the ring until the worker acknowledges it, so if the worker
+ * fails or stalls, the program's thread writes what it did not. When the ring is full the program's
+ * thread waits for room (backpressure) rather than growing without bound. A chunk too large for the
+ * ring waits for the worker to drain and is written here.
  */
 export class WorkerSink implements ChunkSink {
-  private readonly counter = new Int32Array(new SharedArrayBuffer(8));
+  private readonly ring = new Uint8Array(new SharedArrayBuffer(RING_BYTES));
+  private readonly ctl = new Int32Array(new SharedArrayBuffer(4 * (Ctl.SLOTS + 3 * RING_SLOTS)));
   private readonly worker: Worker;
-  private posted = 0;
-  private readonly unacked: { type: ChunkType; raw: Uint8Array }[] = [];
   private readonly fallback: SyncSink;
+  private published = 0;
+  /** Where the next chunk goes in the ring. */
+  private head = 0;
+  /** Ring offsets of the chunks published and not yet acknowledged, oldest first (one number per chunk). */
+  private readonly inFlight: number[] = [];
+  private inFlightStart = 0;
 
   constructor(fd: number, level: number) {
     this.fallback = new SyncSink(fd, level);
     this.worker = new real.Worker(new URL('./chunk-worker.js', import.meta.url), {
-      workerData: { fd, level, acked: this.counter.buffer },
+      workerData: { fd, level, ring: this.ring.buffer, ctl: this.ctl.buffer, slots: RING_SLOTS },
       // The worker is ours: no preload, no inherited flags, no share of the program's stdio.
       execArgv: [],
       env: {},
       stdout: true,
       stderr: true,
     });
-    this.worker.on('error', () => Atomics.store(this.counter, 1, 1));
+    this.worker.on('error', () => this.fail());
     this.worker.unref();
   }
 
   private get failed(): boolean {
-    return Atomics.load(this.counter, 1) === 1;
+    return Atomics.load(this.ctl, Ctl.FAILED) === 1;
   }
 
-  private forgetAcked(): void {
-    const acked = Atomics.load(this.counter, 0);
-    const done = acked - (this.posted - this.unacked.length);
-    if (done > 0) this.unacked.splice(0, done);
+  private fail(): void {
+    Atomics.store(this.ctl, Ctl.FAILED, 1);
+    Atomics.notify(this.ctl, Ctl.PUBLISHED);
+  }
+
+  /** Forgets the chunks the worker has written; returns how many are still in flight. */
+  private settle(): number {
+    const acked = Atomics.load(this.ctl, Ctl.ACKED);
+    const done = acked - (this.published - (this.inFlight.length - this.inFlightStart));
+    if (done > 0) this.inFlightStart += done;
+    if (this.inFlightStart === this.inFlight.length) {
+      this.inFlight.length = 0;
+      this.inFlightStart = 0;
+    } else if (this.inFlightStart > 1024) {
+      this.inFlight.splice(0, this.inFlightStart);
+      this.inFlightStart = 0;
+    }
+    return this.inFlight.length - this.inFlightStart;
+  }
+
+  /** A ring offset where `n` bytes fit without touching a chunk in flight, or -1. */
+  private room(n: number): number {
+    const pending = this.settle();
+    if (pending >= RING_SLOTS) return -1;
+    if (pending === 0) return 0;
+    const tail = this.inFlight[this.inFlightStart]!;
+    if (this.head > tail) {
+      if (this.head + n <= RING_BYTES) return this.head;
+      return n <= tail ? 0 : -1;
+    }
+    return this.head + n <= tail ? this.head : -1;
+  }
+
+  /** Waits until the worker acknowledges more chunks; false when it failed or stalled past `deadline`. */
+  private waitForWorker(deadline: number): boolean {
+    const acked = Atomics.load(this.ctl, Ctl.ACKED);
+    if (this.failed) return false;
+    const left = deadline - real.dateNow();
+    if (left <= 0) return false;
+    Atomics.wait(this.ctl, Ctl.ACKED, acked, Math.min(left, 100));
+    return true;
   }
 
   write(type: ChunkType, raw: Uint8Array): void {
     if (this.failed) return this.writeRestSync(type, raw);
-    const copy = new Uint8Array(raw);
-    this.unacked.push({ type, raw: copy });
-    this.posted++;
-    this.worker.postMessage({ type, raw: copy });
-    this.forgetAcked();
+    const n = raw.length;
+    if (n > RING_BYTES / 4) {
+      // Rare (one event of megabytes): let the worker finish, then write it here, in order.
+      this.drain();
+      return this.failed ? this.writeRestSync(type, raw) : this.fallback.write(type, raw);
+    }
+    let at = this.room(n);
+    if (at < 0) {
+      const deadline = real.dateNow() + DRAIN_TIMEOUT_MS;
+      while ((at = this.room(n)) < 0) if (!this.waitForWorker(deadline)) return this.writeRestSync(type, raw);
+    }
+    this.ring.set(raw, at);
+    this.head = at + n;
+    this.inFlight.push(at);
+    const slot = Ctl.SLOTS + 3 * (this.published % RING_SLOTS);
+    this.ctl[slot] = type;
+    this.ctl[slot + 1] = at;
+    this.ctl[slot + 2] = n;
+    this.published++;
+    Atomics.store(this.ctl, Ctl.PUBLISHED, this.published);
+    Atomics.notify(this.ctl, Ctl.PUBLISHED);
   }
 
   drain(): void {
     const deadline = real.dateNow() + DRAIN_TIMEOUT_MS;
-    for (;;) {
-      const acked = Atomics.load(this.counter, 0);
-      if (acked >= this.posted) break;
-      if (this.failed) return this.writeRestSync();
-      const left = deadline - real.dateNow();
-      if (left <= 0) return this.writeRestSync();
-      Atomics.wait(this.counter, 0, acked, Math.min(left, 100));
-    }
-    this.unacked.length = 0;
+    while (this.settle() > 0) if (!this.waitForWorker(deadline)) return this.writeRestSync();
+  }
+
+  /** Nothing more will be published: the worker may end once it has written everything. */
+  stop(): void {
+    Atomics.store(this.ctl, Ctl.STOP, 1);
+    Atomics.notify(this.ctl, Ctl.PUBLISHED);
   }
 
   /** The worker failed or stalled: write what it has not acknowledged, in order, on this thread. */
   private writeRestSync(type?: ChunkType, raw?: Uint8Array): void {
-    this.forgetAcked();
-    Atomics.store(this.counter, 1, 1);
-    for (const c of this.unacked.splice(0)) this.fallback.write(c.type, c.raw);
-    this.posted = Atomics.load(this.counter, 0);
+    this.fail();
+    let seq = Atomics.load(this.ctl, Ctl.ACKED);
+    for (; seq < this.published; seq++) {
+      const slot = Ctl.SLOTS + 3 * (seq % RING_SLOTS);
+      const at = this.ctl[slot + 1]!;
+      this.fallback.write(this.ctl[slot]! as ChunkType, this.ring.subarray(at, at + this.ctl[slot + 2]!));
+    }
+    this.inFlight.length = 0;
+    this.inFlightStart = 0;
+    Atomics.store(this.ctl, Ctl.ACKED, this.published);
     if (type !== undefined && raw) this.fallback.write(type, raw);
   }
 }

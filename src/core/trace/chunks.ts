@@ -47,3 +47,20 @@ export function writeFully(fd: number, data: Uint8Array, write: (fd: number, buf
   let off = 0;
   while (off < data.length) off += write(fd, data, off, data.length - off);
 }
+
+/**
+ * Layout of the shared control words (Int32Array indices). The program's thread publishes chunks
+ * (slot metadata, then PUBLISHED), the worker writes them in order and counts them in ACKED.
+ */
+export const Ctl = {
+  /** Chunks handed to the worker so far. */
+  PUBLISHED: 0,
+  /** Chunks the worker has written to the file. */
+  ACKED: 1,
+  /** 1 once the worker failed or the program's thread took over writing. */
+  FAILED: 2,
+  /** 1 when the worker should finish: nothing more will be published. */
+  STOP: 3,
+  /** Per slot: type, ring offset, length. */
+  SLOTS: 4,
+} as const;
