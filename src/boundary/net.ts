@@ -331,7 +331,10 @@ function noteRead(st: SockState, fn: AnyFn, arrayBuffer: ArrayBuffer): void {
   }
 }
 
-/** Record: what Socket.prototype.emit shows of a tracked socket's life. */
+/** The events of a tracked socket that noteEmit records. */
+const NOTED_EMITS = new Set(['lookup', 'connectionAttempt', 'connectionAttemptFailed', 'connectionAttemptTimeout', 'connect', 'timeout', 'close', 'session']);
+
+/** Record: what Socket.prototype.emit shows of a tracked socket's life (the events in NOTED_EMITS). */
 function noteEmit(st: SockState, sock: any, ev: string, args: unknown[]): void {
   switch (ev) {
     case 'lookup':
@@ -726,8 +729,12 @@ export const netBoundary: Boundary = {
       }, connect);
 
       proto.emit = function emitObserved(this: any, ev: unknown) {
-        const st = states.get(this);
-        if (st !== undefined && typeof ev === 'string') noteEmit(st, this, ev, Array.prototype.slice.call(arguments, 1));
+        // 'data', 'end', 'drain', 'finish'... come several times per request and are not recorded:
+        // they pass with one Set lookup, and no copy of their arguments.
+        if (typeof ev === 'string' && NOTED_EMITS.has(ev)) {
+          const st = states.get(this);
+          if (st !== undefined) noteEmit(st, this, ev, Array.prototype.slice.call(arguments, 1));
+        }
         return emit.apply(this, arguments as unknown as unknown[]);
       };
 
