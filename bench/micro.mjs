@@ -1,6 +1,6 @@
 // Tight loops of boundary calls, run once plain and once under `retrace record` by bench/run.mjs.
-// Prints one JSON line: for each operation, the median nanoseconds per call over its batches (the
-// first batch, which warms the JIT up, is left out).
+// Prints one JSON line: for each operation, the median wall and thread-CPU nanoseconds per call over
+// its batches (the first batch, which warms the JIT up, is left out).
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -30,19 +30,28 @@ const ops = {
 };
 
 const hr = process.hrtime.bigint.bind(process.hrtime);
+// CPU time of this thread only (Node 23.9+): what the program's thread spends, without the time it
+// was preempted by other processes on a shared machine, and without the trace writer's worker.
+const threadCpu = typeof process.threadCpuUsage === 'function' ? process.threadCpuUsage.bind(process) : null;
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 // The clock itself is a boundary call under recording; one reading per batch is noise.
 const result = {};
 for (const [name, op] of Object.entries(ops)) {
   const n = Math.max(1, Math.round(op.n * scale));
-  const perCall = [];
+  const wall = [];
+  const cpu = [];
   for (let b = 0; b <= batches; b++) {
+    const cpuStart = threadCpu?.();
     const start = hr();
     await op.run(n);
     const ns = Number(hr() - start) / n;
-    if (b > 0) perCall.push(ns);
+    const used = cpuStart ? threadCpu(cpuStart) : null;
+    if (b > 0) {
+      wall.push(ns);
+      if (used) cpu.push(((used.user + used.system) * 1000) / n);
+    }
   }
-  perCall.sort((a, b) => a - b);
-  result[name] = { calls: n, nsPerCall: perCall[Math.floor(perCall.length / 2)] };
+  result[name] = { calls: n, nsPerCall: median(wall), cpuNsPerCall: cpu.length ? median(cpu) : null };
 }
 fs.rmSync(file, { force: true });
 console.log(`MICRO ${JSON.stringify(result)} ${sink > -1 ? '' : 'x'}`);
