@@ -17,7 +17,7 @@ import {
   assertShows,
   compileTypeScript,
   envVar,
-  expectWhy,
+  expectWhys,
   lastJsonLine,
   lineOf,
   literalNumber,
@@ -27,7 +27,7 @@ import {
   recordAsync,
   recordProgram,
   renderTree,
-  why,
+  whyAsync,
   whyArgs,
   whyMeasured,
   type OriginMatcher,
@@ -63,14 +63,16 @@ text += b;
 console.log(JSON.stringify({ chained, overwritten, kept, text })); // @at
 `;
 
-  test('assignment chains and compound operators carry both inputs; an overwritten or short-circuited input is gone', () => {
+  test('assignment chains and compound operators carry both inputs; an overwritten or short-circuited input is gone', async () => {
     const { dir, printed } = recordProgram({ 'app.mjs': program }, { env: NUMBERS });
     assert.deepEqual(printed, { chained: 24, overwritten: 15, kept: 16, text: 'n=5' });
     const here = at('app.mjs', program);
-    expectWhy(dir, here, 'chained', { value: 24, includes: [ALPHA, BETA] });
-    expectWhy(dir, here, 'overwritten', { value: 15, includes: [BETA, literalNumber(3)], excludes: [ALPHA] });
-    expectWhy(dir, here, 'kept', { value: 16, includes: [BETA], excludes: [ALPHA] });
-    expectWhy(dir, here, 'text', { value: 'n=5', includes: [BETA], excludes: [ALPHA] });
+    await expectWhys(dir, [
+      { at: here, expr: 'chained', value: 24, includes: [ALPHA, BETA] },
+      { at: here, expr: 'overwritten', value: 15, includes: [BETA, literalNumber(3)], excludes: [ALPHA] },
+      { at: here, expr: 'kept', value: 16, includes: [BETA], excludes: [ALPHA] },
+      { at: here, expr: 'text', value: 'n=5', includes: [BETA], excludes: [ALPHA] },
+    ]);
   });
 });
 
@@ -86,14 +88,16 @@ const overridden = spread.first;
 console.log(JSON.stringify({ renamed, second, missing, restExtra, overridden })); // @at
 `;
 
-  test('object destructuring: renames and rest keep their input; a default and a spread override do not pick up the sibling', () => {
+  test('object destructuring: renames and rest keep their input; a default and a spread override do not pick up the sibling', async () => {
     const { dir, printed } = recordProgram({ 'app.mjs': objectProgram }, { env: WORDS });
     assert.deepEqual(printed, { renamed: 'red', second: 'blue', missing: 'blue', restExtra: 'red!', overridden: 'blue' });
     const here = at('app.mjs', objectProgram);
-    expectWhy(dir, here, 'renamed', { value: 'red', includes: [ALPHA], excludes: [BETA] });
-    expectWhy(dir, here, 'restExtra', { value: 'red!', includes: [ALPHA], excludes: [BETA] });
-    expectWhy(dir, here, 'missing', { value: 'blue', includes: [BETA], excludes: [ALPHA] });
-    expectWhy(dir, here, 'overridden', { value: 'blue', includes: [BETA], excludes: [ALPHA] });
+    await expectWhys(dir, [
+      { at: here, expr: 'renamed', value: 'red', includes: [ALPHA], excludes: [BETA] },
+      { at: here, expr: 'restExtra', value: 'red!', includes: [ALPHA], excludes: [BETA] },
+      { at: here, expr: 'missing', value: 'blue', includes: [BETA], excludes: [ALPHA] },
+      { at: here, expr: 'overridden', value: 'blue', includes: [BETA], excludes: [ALPHA] },
+    ]);
   });
 
   const arrayProgram = `
@@ -109,15 +113,19 @@ const fromParams = describe({ first: a, second: b });
 console.log(JSON.stringify({ head, fallback, fromSpread, fromParams })); // @at
 `;
 
-  test('array destructuring, rest, spread and destructured parameters with defaults', () => {
+  test('array destructuring, rest, spread and destructured parameters with defaults', async () => {
     const { dir, printed } = recordProgram({ 'app.mjs': arrayProgram }, { env: WORDS });
     assert.deepEqual(printed, { head: 'blue', fallback: 'red', fromSpread: 'blue', fromParams: 'blue/blue/0' });
     const here = at('app.mjs', arrayProgram);
-    expectWhy(dir, here, 'fallback', { value: 'red', includes: [ALPHA], excludes: [BETA] });
-    expectWhy(dir, here, 'head', { value: 'blue', includes: [BETA], excludes: [ALPHA] });
-    expectWhy(dir, here, 'fromSpread', { value: 'blue', includes: [BETA], excludes: [ALPHA] });
+    await expectWhys(dir, [
+      { at: here, expr: 'fallback', value: 'red', includes: [ALPHA], excludes: [BETA] },
+      { at: here, expr: 'head', value: 'blue', includes: [BETA], excludes: [ALPHA] },
+      { at: here, expr: 'fromSpread', value: 'blue', includes: [BETA], excludes: [ALPHA] },
+    ]);
     // `first` is destructured but unused, and the default array's element 0 is skipped.
-    expectWhy(dir, here, 'fromParams', { value: 'blue/blue/0', includes: [BETA], excludes: [ALPHA] });
+    await expectWhys(dir, [
+      { at: here, expr: 'fromParams', value: 'blue/blue/0', includes: [BETA], excludes: [ALPHA] },
+    ]);
   });
 });
 
@@ -132,13 +140,15 @@ const roundTrip = copy.c;
 console.log(JSON.stringify({ a, c, roundTrip })); // @at
 `;
 
-  test('JSON text built from two inputs: a parsed member comes from its own input, not its sibling', () => {
+  test('JSON text built from two inputs: a parsed member comes from its own input, not its sibling', async () => {
     const { dir, printed } = recordProgram({ 'app.mjs': builtProgram }, { env: NUMBERS });
     assert.deepEqual(printed, { a: 7, c: 5, roundTrip: 5 });
     const here = at('app.mjs', builtProgram);
-    expectWhy(dir, here, 'a', { value: 7, includes: [ALPHA], excludes: [BETA] });
-    expectWhy(dir, here, 'c', { value: 5, includes: [BETA], excludes: [ALPHA] });
-    expectWhy(dir, here, 'roundTrip', { value: 5, includes: [BETA], excludes: [ALPHA] });
+    await expectWhys(dir, [
+      { at: here, expr: 'a', value: 7, includes: [ALPHA], excludes: [BETA] },
+      { at: here, expr: 'c', value: 5, includes: [BETA], excludes: [ALPHA] },
+      { at: here, expr: 'roundTrip', value: 5, includes: [BETA], excludes: [ALPHA] },
+    ]);
   });
 
   const fileProgram = `
@@ -157,17 +167,26 @@ console.log(JSON.stringify({ c, second })); // @at
     label: `file data.json at $.${member} or below`,
   });
 
-  test('JSON read from a file: the origin names the member path and no sibling path', () => {
+  test('JSON read from a file: the origin names the member path and no sibling path', async () => {
     const { dir, printed } = recordProgram({ 'app.mjs': fileProgram, 'data.json': fileData });
     assert.deepEqual(printed, { c: 5, second: 20 });
     const here = at('app.mjs', fileProgram);
-    const c = expectWhy(dir, here, 'c', { value: 5, includes: [fileAt(/\$\.b\.c(?![\w.[])/)], excludes: [anyPathUnder('a'), anyPathUnder('list')] });
-    assertExcludes(c, { kind: 'file', detail: /\$\.b\.d/, label: 'the sibling $.b.d' });
-    expectWhy(dir, here, 'second', {
-      value: 20,
-      includes: [fileAt(/\$\.list(\[1\]|\.1)(?![\w.[])/)],
-      excludes: [anyPathUnder('a'), anyPathUnder('b'), { kind: 'file', detail: /\$\.list(\[[02]\]|\.[02])/, label: 'the other list elements' }],
-    });
+    await expectWhys(dir, [
+      {
+        at: here,
+        expr: 'c',
+        value: 5,
+        includes: [fileAt(/\$\.b\.c(?![\w.[])/)],
+        excludes: [anyPathUnder('a'), anyPathUnder('list'), { kind: 'file', detail: /\$\.b\.d/, label: 'the sibling $.b.d' }],
+      },
+      {
+        at: here,
+        expr: 'second',
+        value: 20,
+        includes: [fileAt(/\$\.list(\[1\]|\.1)(?![\w.[])/)],
+        excludes: [anyPathUnder('a'), anyPathUnder('b'), { kind: 'file', detail: /\$\.list(\[[02]\]|\.[02])/, label: 'the other list elements' }],
+      },
+    ]);
   });
 
   const fetchProgram = `
@@ -197,16 +216,22 @@ console.log(JSON.stringify({ c, a })); // @at
     assert.deepEqual(lastJsonLine(rec), { c: 5, a: 7 });
     const here = at('app.mjs', fetchProgram);
     const response = (jsonPath: RegExp, label: string): OriginMatcher => ({ kind: 'http.response', detail: jsonPath, label });
-    expectWhy(dir, here, 'c', {
-      value: 5,
-      includes: [response(/\$\.b\.c(?![\w.[])/, 'the response at $.b.c')],
-      excludes: [response(/\$\.a(?!\w)/, 'the response at $.a')],
-    });
-    expectWhy(dir, here, 'a', {
-      value: 7,
-      includes: [response(/\$\.a(?!\w)/, 'the response at $.a')],
-      excludes: [response(/\$\.b(?!\w)/, 'the response at $.b or below')],
-    });
+    await expectWhys(dir, [
+      {
+        at: here,
+        expr: 'c',
+        value: 5,
+        includes: [response(/\$\.b\.c(?![\w.[])/, 'the response at $.b.c')],
+        excludes: [response(/\$\.a(?!\w)/, 'the response at $.a')],
+      },
+      {
+        at: here,
+        expr: 'a',
+        value: 7,
+        includes: [response(/\$\.a(?!\w)/, 'the response at $.a')],
+        excludes: [response(/\$\.b(?!\w)/, 'the response at $.b or below')],
+      },
+    ]);
   });
 });
 
@@ -221,14 +246,16 @@ const third = joined.split('/')[2];
 console.log(JSON.stringify({ label, tail, joined, third })); // @at
 `;
 
-  test('template literals, slice, split and join: the characters of each input are tracked', () => {
+  test('template literals, slice, split and join: the characters of each input are tracked', async () => {
     const { dir, printed } = recordProgram({ 'app.mjs': sliceProgram }, { env: WORDS });
     assert.deepEqual(printed, { label: 'red:blue', tail: 'blue', joined: 'v1/red/blue', third: 'blue' });
     const here = at('app.mjs', sliceProgram);
-    expectWhy(dir, here, 'label', { value: 'red:blue', includes: [ALPHA, BETA] });
-    expectWhy(dir, here, 'tail', { value: 'blue', includes: [BETA], excludes: [ALPHA] });
-    expectWhy(dir, here, 'joined', { value: 'v1/red/blue', includes: [ALPHA, BETA] });
-    expectWhy(dir, here, 'third', { value: 'blue', includes: [BETA], excludes: [ALPHA] });
+    await expectWhys(dir, [
+      { at: here, expr: 'label', value: 'red:blue', includes: [ALPHA, BETA] },
+      { at: here, expr: 'tail', value: 'blue', includes: [BETA], excludes: [ALPHA] },
+      { at: here, expr: 'joined', value: 'v1/red/blue', includes: [ALPHA, BETA] },
+      { at: here, expr: 'third', value: 'blue', includes: [BETA], excludes: [ALPHA] },
+    ]);
   });
 
   const replaceProgram = `
@@ -243,14 +270,16 @@ const firstGroup = match[1];
 console.log(JSON.stringify({ greeting, stripped, group, firstGroup })); // @at
 `;
 
-  test('replace and regular expression groups: a group or a remainder holds only its own input', () => {
+  test('replace and regular expression groups: a group or a remainder holds only its own input', async () => {
     const { dir, printed } = recordProgram({ 'app.mjs': replaceProgram }, { env: WORDS });
     assert.deepEqual(printed, { greeting: 'hello red', stripped: 'blue', group: 'blue', firstGroup: 'red' });
     const here = at('app.mjs', replaceProgram);
-    expectWhy(dir, here, 'greeting', { value: 'hello red', includes: [ALPHA], excludes: [BETA] });
-    expectWhy(dir, here, 'stripped', { value: 'blue', includes: [BETA], excludes: [ALPHA] });
-    expectWhy(dir, here, 'group', { value: 'blue', includes: [BETA], excludes: [ALPHA] });
-    expectWhy(dir, here, 'firstGroup', { value: 'red', includes: [ALPHA], excludes: [BETA] });
+    await expectWhys(dir, [
+      { at: here, expr: 'greeting', value: 'hello red', includes: [ALPHA], excludes: [BETA] },
+      { at: here, expr: 'stripped', value: 'blue', includes: [BETA], excludes: [ALPHA] },
+      { at: here, expr: 'group', value: 'blue', includes: [BETA], excludes: [ALPHA] },
+      { at: here, expr: 'firstGroup', value: 'red', includes: [ALPHA], excludes: [BETA] },
+    ]);
   });
 });
 
@@ -266,16 +295,18 @@ const share = (r2 * 10).toFixed(3);
 console.log(JSON.stringify({ r1, r2, weight, fixed, percent, share })); // @at
 `;
 
-  test('Number(), parseFloat, toFixed and Math.round, on environment strings and Math.random results', () => {
+  test('Number(), parseFloat, toFixed and Math.round, on environment strings and Math.random results', async () => {
     const { dir, printed } = recordProgram({ 'app.mjs': program }, { env: { ALPHA: '3.14159', BETA: '2.5kg' } });
     const r1 = printed.r1 as number;
     const r2 = printed.r2 as number;
     assert.deepEqual(printed, { r1, r2, weight: 25, fixed: '6.28', percent: Math.round(r1 * 100), share: (r2 * 10).toFixed(3) });
     const here = at('app.mjs', program);
-    expectWhy(dir, here, 'fixed', { value: '6.28', includes: [ALPHA], excludes: [BETA] });
-    expectWhy(dir, here, 'weight', { value: 25, includes: [BETA], excludes: [ALPHA] });
-    expectWhy(dir, here, 'percent', { value: Math.round(r1 * 100), includes: [randomResult(r1)], excludes: [randomResult(r2)] });
-    expectWhy(dir, here, 'share', { value: (r2 * 10).toFixed(3), includes: [randomResult(r2)], excludes: [randomResult(r1)] });
+    await expectWhys(dir, [
+      { at: here, expr: 'fixed', value: '6.28', includes: [ALPHA], excludes: [BETA] },
+      { at: here, expr: 'weight', value: 25, includes: [BETA], excludes: [ALPHA] },
+      { at: here, expr: 'percent', value: Math.round(r1 * 100), includes: [randomResult(r1)], excludes: [randomResult(r2)] },
+      { at: here, expr: 'share', value: (r2 * 10).toFixed(3), includes: [randomResult(r2)], excludes: [randomResult(r1)] },
+    ]);
   });
 });
 
@@ -301,13 +332,15 @@ const late = readCaptured();
 console.log(JSON.stringify({ fromA, fromB, late })); // @at
 `;
 
-  test('two closures of one function keep their own captured variable; a reassigned capture loses the old input', () => {
+  test('two closures of one function keep their own captured variable; a reassigned capture loses the old input', async () => {
     const { dir, printed } = recordProgram({ 'app.mjs': program }, { env: NUMBERS });
     assert.deepEqual(printed, { fromA: 107, fromB: 6, late: '5?' });
     const here = at('app.mjs', program);
-    expectWhy(dir, here, 'fromA', { value: 107, includes: [ALPHA, literalNumber(100)], excludes: [BETA] });
-    expectWhy(dir, here, 'fromB', { value: 6, includes: [BETA], excludes: [ALPHA, literalNumber(100)] });
-    expectWhy(dir, here, 'late', { value: '5?', includes: [BETA], excludes: [ALPHA] });
+    await expectWhys(dir, [
+      { at: here, expr: 'fromA', value: 107, includes: [ALPHA, literalNumber(100)], excludes: [BETA] },
+      { at: here, expr: 'fromB', value: 6, includes: [BETA], excludes: [ALPHA, literalNumber(100)] },
+      { at: here, expr: 'late', value: '5?', includes: [BETA], excludes: [ALPHA] },
+    ]);
   });
 });
 
@@ -344,14 +377,16 @@ const plainX = proxy.x;
 console.log(JSON.stringify({ balanceA, balanceB, viaProxy, plainX })); // @at
 `;
 
-  test('private fields, getters and setters per instance; Proxy get and set traps', () => {
+  test('private fields, getters and setters per instance; Proxy get and set traps', async () => {
     const { dir, printed } = recordProgram({ 'app.mjs': program }, { env: NUMBERS });
     assert.deepEqual(printed, { balanceA: 1007, balanceB: 15, viaProxy: '5!5!', plainX: '7' });
     const here = at('app.mjs', program);
-    expectWhy(dir, here, 'balanceA', { value: 1007, includes: [ALPHA, literalNumber(1000)], excludes: [BETA] });
-    expectWhy(dir, here, 'balanceB', { value: 15, includes: [BETA, literalNumber(10)], excludes: [ALPHA, literalNumber(1000)] });
-    expectWhy(dir, here, 'viaProxy', { value: '5!5!', includes: [BETA], excludes: [ALPHA] });
-    expectWhy(dir, here, 'plainX', { value: '7', includes: [ALPHA], excludes: [BETA] });
+    await expectWhys(dir, [
+      { at: here, expr: 'balanceA', value: 1007, includes: [ALPHA, literalNumber(1000)], excludes: [BETA] },
+      { at: here, expr: 'balanceB', value: 15, includes: [BETA, literalNumber(10)], excludes: [ALPHA, literalNumber(1000)] },
+      { at: here, expr: 'viaProxy', value: '5!5!', includes: [BETA], excludes: [ALPHA] },
+      { at: here, expr: 'plainX', value: '7', includes: [ALPHA], excludes: [BETA] },
+    ]);
   });
 });
 
@@ -367,14 +402,16 @@ const chosen = b || a;
 console.log(JSON.stringify({ port, host, name, chosen })); // @at
 `;
 
-  test('?., ?? and ||: the operand that was not used is not in the lineage', () => {
+  test('?., ?? and ||: the operand that was not used is not in the lineage', async () => {
     const { dir, printed } = recordProgram({ 'app.mjs': program }, { env: NUMBERS });
     assert.deepEqual(printed, { port: '5', host: '7', name: '7', chosen: '5' });
     const here = at('app.mjs', program);
-    expectWhy(dir, here, 'port', { value: '5', includes: [BETA], excludes: [ALPHA] });
-    expectWhy(dir, here, 'host', { value: '7', includes: [ALPHA], excludes: [BETA] });
-    expectWhy(dir, here, 'name', { value: '7', includes: [ALPHA], excludes: [BETA] });
-    expectWhy(dir, here, 'chosen', { value: '5', includes: [BETA], excludes: [ALPHA] });
+    await expectWhys(dir, [
+      { at: here, expr: 'port', value: '5', includes: [BETA], excludes: [ALPHA] },
+      { at: here, expr: 'host', value: '7', includes: [ALPHA], excludes: [BETA] },
+      { at: here, expr: 'name', value: '7', includes: [ALPHA], excludes: [BETA] },
+      { at: here, expr: 'chosen', value: '5', includes: [BETA], excludes: [ALPHA] },
+    ]);
   });
 });
 
@@ -412,14 +449,16 @@ try {
 console.log(JSON.stringify({ message, rethrown, code, audit })); // @at
 `;
 
-  test('try/catch/finally: a thrown value carries its input; a member of a thrown object does not carry its sibling', () => {
+  test('try/catch/finally: a thrown value carries its input; a member of a thrown object does not carry its sibling', async () => {
     const { dir, printed } = recordProgram({ 'app.mjs': program }, { env: { ALPHA: 'x7', BETA: '5' } });
     assert.deepEqual(printed, { message: 'not a count: x7', rethrown: 'wrapped: not a count: x7', code: 10, audit: 'code 10' });
     const here = at('app.mjs', program);
-    expectWhy(dir, here, 'message', { value: 'not a count: x7', includes: [ALPHA], excludes: [BETA] });
-    expectWhy(dir, here, 'rethrown', { value: 'wrapped: not a count: x7', includes: [ALPHA], excludes: [BETA] });
-    expectWhy(dir, here, 'code', { value: 10, includes: [BETA], excludes: [ALPHA] });
-    expectWhy(dir, here, 'audit', { value: 'code 10', includes: [BETA], excludes: [ALPHA] });
+    await expectWhys(dir, [
+      { at: here, expr: 'message', value: 'not a count: x7', includes: [ALPHA], excludes: [BETA] },
+      { at: here, expr: 'rethrown', value: 'wrapped: not a count: x7', includes: [ALPHA], excludes: [BETA] },
+      { at: here, expr: 'code', value: 10, includes: [BETA], excludes: [ALPHA] },
+      { at: here, expr: 'audit', value: 'code 10', includes: [BETA], excludes: [ALPHA] },
+    ]);
   });
 });
 
@@ -437,13 +476,15 @@ const chained = await Promise.resolve(process.env.BETA)
 console.log(JSON.stringify({ fromA, fromB, chained })); // @at
 `;
 
-  test('async/await, Promise.all and then chains', () => {
+  test('async/await, Promise.all and then chains', async () => {
     const { dir, printed } = recordProgram({ 'app.mjs': promiseProgram }, { env: NUMBERS });
     assert.deepEqual(printed, { fromA: 70, fromB: '5', chained: 6 });
     const here = at('app.mjs', promiseProgram);
-    expectWhy(dir, here, 'fromA', { value: 70, includes: [ALPHA, literalNumber(10)], excludes: [BETA] });
-    expectWhy(dir, here, 'fromB', { value: '5', includes: [BETA], excludes: [ALPHA] });
-    expectWhy(dir, here, 'chained', { value: 6, includes: [BETA], excludes: [ALPHA] });
+    await expectWhys(dir, [
+      { at: here, expr: 'fromA', value: 70, includes: [ALPHA, literalNumber(10)], excludes: [BETA] },
+      { at: here, expr: 'fromB', value: '5', includes: [BETA], excludes: [ALPHA] },
+      { at: here, expr: 'chained', value: 6, includes: [BETA], excludes: [ALPHA] },
+    ]);
   });
 
   const eventProgram = `
@@ -461,13 +502,15 @@ const timerValue = await new Promise((resolve) => setTimeout(() => resolve(proce
 console.log(JSON.stringify({ secondSeen, token, timerValue })); // @at
 `;
 
-  test('EventEmitter payloads, events.once and timer callbacks', () => {
+  test('EventEmitter payloads, events.once and timer callbacks', async () => {
     const { dir, printed } = recordProgram({ 'app.mjs': eventProgram }, { env: NUMBERS });
     assert.deepEqual(printed, { secondSeen: 10, token: '5-token', timerValue: '7@timer' });
     const here = at('app.mjs', eventProgram);
-    expectWhy(dir, here, 'secondSeen', { value: 10, includes: [BETA], excludes: [ALPHA] });
-    expectWhy(dir, here, 'token', { value: '5-token', includes: [BETA], excludes: [ALPHA] });
-    expectWhy(dir, here, 'timerValue', { value: '7@timer', includes: [ALPHA], excludes: [BETA] });
+    await expectWhys(dir, [
+      { at: here, expr: 'secondSeen', value: 10, includes: [BETA], excludes: [ALPHA] },
+      { at: here, expr: 'token', value: '5-token', includes: [BETA], excludes: [ALPHA] },
+      { at: here, expr: 'timerValue', value: '7@timer', includes: [ALPHA], excludes: [BETA] },
+    ]);
   });
 
   const streamProgram = `
@@ -487,12 +530,14 @@ const [first, second] = chunks;
 console.log(JSON.stringify({ first, second })); // @at
 `;
 
-  test('stream chunks through a Transform and a pipeline: each chunk keeps its own input', () => {
+  test('stream chunks through a Transform and a pipeline: each chunk keeps its own input', async () => {
     const { dir, printed } = recordProgram({ 'app.mjs': streamProgram }, { env: WORDS });
     assert.deepEqual(printed, { first: 'RED!', second: 'BLUE!' });
     const here = at('app.mjs', streamProgram);
-    expectWhy(dir, here, 'first', { value: 'RED!', includes: [ALPHA], excludes: [BETA] });
-    expectWhy(dir, here, 'second', { value: 'BLUE!', includes: [BETA], excludes: [ALPHA] });
+    await expectWhys(dir, [
+      { at: here, expr: 'first', value: 'RED!', includes: [ALPHA], excludes: [BETA] },
+      { at: here, expr: 'second', value: 'BLUE!', includes: [BETA], excludes: [ALPHA] },
+    ]);
   });
 });
 
@@ -534,7 +579,7 @@ server.listen(0, '127.0.0.1', () => console.log('listening', server.address().po
     assert.equal(rec.status, 0, describeRun(rec));
 
     const here = at('app.mjs', interleavedServer);
-    const answers = [1, 2].map((hit) => why(dir, here, 'total', { hit }));
+    const answers = await Promise.all([1, 2].map((hit) => whyAsync(dir, here, 'total', { hit })));
     // A replay asked for hit 1 may stop there, so only the last hit knows there were two.
     assert.deepEqual(answers.map((a) => a.hit), [1, 2]);
     assert.equal(answers[1]!.hits, 2);
@@ -588,15 +633,17 @@ server.listen(0, '127.0.0.1', () => console.log('listening', server.address().po
 
     const here = at('app.mjs', memoServer);
     const body = (jsonPath: RegExp, label: string): OriginMatcher => ({ kind: 'http.request', detail: jsonPath, label });
-    const units1 = expectWhy(dir, here, 'units', { value: 10101, includes: [body(/\$\.amount/, 'request 1 at $.amount')] }, { hit: 1 });
-    const units2 = expectWhy(dir, here, 'units', { value: 20202, includes: [body(/\$\.amount/, 'request 2 at $.amount')] }, { hit: 2 });
+    const [units1, units2, amount2] = (await expectWhys(dir, [
+      { at: here, expr: 'units', hit: 1, value: 10101, includes: [body(/\$\.amount/, 'request 1 at $.amount')] },
+      { at: here, expr: 'units', hit: 2, value: 20202, includes: [body(/\$\.amount/, 'request 2 at $.amount')] },
+      { at: here, expr: 'amount', hit: 2, value: 25252.5, includes: [body(/\$\.rate/, 'the cached rate'), body(/\$\.amount/, 'the amount')] },
+    ])) as [WhyResult, WhyResult, WhyResult];
     assertNoValueContaining(units2, '10101');
     assertExcludes(units2, body(/\$\.rate/, 'a request body at $.rate'));
     const request1 = originEvents(units1, 'http.request');
     const request2 = originEvents(units2, 'http.request');
     assert.deepEqual([...request2].filter((e) => request1.has(e)), [], 'the second request reads nothing of the first');
 
-    const amount2 = expectWhy(dir, here, 'amount', { value: 25252.5, includes: [body(/\$\.rate/, 'the cached rate'), body(/\$\.amount/, 'the amount')] }, { hit: 2 });
     const amountEvents = originEvents(amount2, 'http.request');
     assert.ok([...amountEvents].some((e) => request1.has(e)), `the cached rate comes from the first request\n${renderTree(amount2)}`);
     assert.ok([...amountEvents].some((e) => request2.has(e)), `the amount comes from the second request\n${renderTree(amount2)}`);
@@ -629,15 +676,17 @@ const middle = sortedNumbers[1];
 console.log(JSON.stringify({ doubledBeta, total, withoutAlpha, firstRanked, middle })); // @at
 `;
 
-  test('map, filter, reduce and sort: an element keeps its own input wherever it moves', () => {
+  test('map, filter, reduce and sort: an element keeps its own input wherever it moves', async () => {
     const { dir, printed } = recordProgram({ 'app.mjs': arrayProgram }, { env: NUMBERS });
     assert.deepEqual(printed, { doubledBeta: 10, total: 16, withoutAlpha: 9, firstRanked: '5', middle: 7 });
     const here = at('app.mjs', arrayProgram);
-    expectWhy(dir, here, 'doubledBeta', { value: 10, includes: [BETA], excludes: [ALPHA] });
-    expectWhy(dir, here, 'total', { value: 16, includes: [ALPHA, BETA, literalNumber(4)] });
-    expectWhy(dir, here, 'withoutAlpha', { value: 9, includes: [BETA, literalNumber(4)], excludes: [ALPHA] });
-    expectWhy(dir, here, 'firstRanked', { value: '5', includes: [BETA], excludes: [ALPHA] });
-    expectWhy(dir, here, 'middle', { value: 7, includes: [ALPHA], excludes: [BETA] });
+    await expectWhys(dir, [
+      { at: here, expr: 'doubledBeta', value: 10, includes: [BETA], excludes: [ALPHA] },
+      { at: here, expr: 'total', value: 16, includes: [ALPHA, BETA, literalNumber(4)] },
+      { at: here, expr: 'withoutAlpha', value: 9, includes: [BETA, literalNumber(4)], excludes: [ALPHA] },
+      { at: here, expr: 'firstRanked', value: '5', includes: [BETA], excludes: [ALPHA] },
+      { at: here, expr: 'middle', value: 7, includes: [ALPHA], excludes: [BETA] },
+    ]);
   });
 
   const mapSetProgram = `
@@ -655,14 +704,16 @@ const [, secondTag] = tags;
 console.log(JSON.stringify({ alphaPrice, gamma, fromIteration, secondTag })); // @at
 `;
 
-  test('Map and Set: entries keep their own input', () => {
+  test('Map and Set: entries keep their own input', async () => {
     const { dir, printed } = recordProgram({ 'app.mjs': mapSetProgram }, { env: NUMBERS });
     assert.deepEqual(printed, { alphaPrice: 7, gamma: 6, fromIteration: 15, secondTag: '5' });
     const here = at('app.mjs', mapSetProgram);
-    expectWhy(dir, here, 'alphaPrice', { value: 7, includes: [ALPHA], excludes: [BETA] });
-    expectWhy(dir, here, 'gamma', { value: 6, includes: [BETA], excludes: [ALPHA] });
-    expectWhy(dir, here, 'fromIteration', { value: 15, includes: [BETA], excludes: [ALPHA] });
-    expectWhy(dir, here, 'secondTag', { value: '5', includes: [BETA], excludes: [ALPHA] });
+    await expectWhys(dir, [
+      { at: here, expr: 'alphaPrice', value: 7, includes: [ALPHA], excludes: [BETA] },
+      { at: here, expr: 'gamma', value: 6, includes: [BETA], excludes: [ALPHA] },
+      { at: here, expr: 'fromIteration', value: 15, includes: [BETA], excludes: [ALPHA] },
+      { at: here, expr: 'secondTag', value: '5', includes: [BETA], excludes: [ALPHA] },
+    ]);
   });
 
   const generatorProgram = `
@@ -693,14 +744,16 @@ const lastTick = ticks[1];
 console.log(JSON.stringify({ secondReading, doubledA, doubledB, lastTick })); // @at
 `;
 
-  test('generators: yielded values, values sent with next(), async generators', () => {
+  test('generators: yielded values, values sent with next(), async generators', async () => {
     const { dir, printed } = recordProgram({ 'app.mjs': generatorProgram }, { env: NUMBERS });
     assert.deepEqual(printed, { secondReading: 5, doubledA: 14, doubledB: 10, lastTick: '5!' });
     const here = at('app.mjs', generatorProgram);
-    expectWhy(dir, here, 'doubledA', { value: 14, includes: [ALPHA], excludes: [BETA] });
-    expectWhy(dir, here, 'doubledB', { value: 10, includes: [BETA], excludes: [ALPHA] });
-    expectWhy(dir, here, 'secondReading', { value: 5, includes: [BETA], excludes: [ALPHA] });
-    expectWhy(dir, here, 'lastTick', { value: '5!', includes: [BETA], excludes: [ALPHA] });
+    await expectWhys(dir, [
+      { at: here, expr: 'doubledA', value: 14, includes: [ALPHA], excludes: [BETA] },
+      { at: here, expr: 'doubledB', value: 10, includes: [BETA], excludes: [ALPHA] },
+      { at: here, expr: 'secondReading', value: 5, includes: [BETA], excludes: [ALPHA] },
+      { at: here, expr: 'lastTick', value: '5!', includes: [BETA], excludes: [ALPHA] },
+    ]);
   });
 });
 
@@ -721,17 +774,19 @@ const live = lastInput;
 console.log(JSON.stringify({ fromRate, scaledB, live })); // @at
 `;
 
-  test('ES modules: imported bindings, live bindings, and a location inside the imported module', () => {
+  test('ES modules: imported bindings, live bindings, and a location inside the imported module', async () => {
     const { dir, printed } = recordProgram({ 'app.mjs': esmApp, 'lib.mjs': esmLib }, { env: NUMBERS });
     assert.deepEqual(printed, { fromRate: 70, scaledB: 50, live: 5 });
     const here = at('app.mjs', esmApp);
-    expectWhy(dir, here, 'fromRate', { value: 70, includes: [ALPHA], excludes: [BETA] });
-    expectWhy(dir, here, 'live', { value: 5, includes: [BETA], excludes: [ALPHA] });
     const inLib = at('lib.mjs', esmLib, 'scale');
-    const firstCall = expectWhy(dir, inLib, 'x', { value: 7, includes: [ALPHA], excludes: [BETA] }, { hit: 1 });
-    assert.equal(firstCall.hit, 1);
-    const lastCall = expectWhy(dir, inLib, 'x', { value: 5, includes: [BETA], excludes: [ALPHA] });
-    assert.deepEqual([lastCall.hit, lastCall.hits], [2, 2], 'the default hit is the last');
+    const answers = await expectWhys(dir, [
+      { at: here, expr: 'fromRate', value: 70, includes: [ALPHA], excludes: [BETA] },
+      { at: here, expr: 'live', value: 5, includes: [BETA], excludes: [ALPHA] },
+      { at: inLib, expr: 'x', hit: 1, value: 7, includes: [ALPHA], excludes: [BETA] },
+      { at: inLib, expr: 'x', value: 5, includes: [BETA], excludes: [ALPHA] },
+    ]);
+    assert.equal(answers[2]!.hit, 1);
+    assert.deepEqual([answers[3]!.hit, answers[3]!.hits], [2, 2], 'the default hit is the last');
   });
 
   const cjsLib = `
@@ -748,13 +803,15 @@ const taxed = withTax(Number(process.env.BETA));
 console.log(JSON.stringify({ doubledTax, doubledB, taxed })); // @at
 `;
 
-  test('CommonJS modules: exports and closures over a module variable', () => {
+  test('CommonJS modules: exports and closures over a module variable', async () => {
     const { dir, printed } = recordProgram({ 'app.cjs': cjsApp, 'lib.cjs': cjsLib }, { env: NUMBERS, command: ['node', 'app.cjs'] });
     assert.deepEqual(printed, { doubledTax: 14, doubledB: 10, taxed: 12 });
     const here = at('app.cjs', cjsApp);
-    expectWhy(dir, here, 'doubledTax', { value: 14, includes: [ALPHA], excludes: [BETA] });
-    expectWhy(dir, here, 'doubledB', { value: 10, includes: [BETA], excludes: [ALPHA] });
-    expectWhy(dir, here, 'taxed', { value: 12, includes: [ALPHA, BETA] });
+    await expectWhys(dir, [
+      { at: here, expr: 'doubledTax', value: 14, includes: [ALPHA], excludes: [BETA] },
+      { at: here, expr: 'doubledB', value: 10, includes: [BETA], excludes: [ALPHA] },
+      { at: here, expr: 'taxed', value: 12, includes: [ALPHA, BETA] },
+    ]);
   });
 });
 
@@ -796,16 +853,19 @@ const level = Number(process.env.BETA) * Level.High;
 console.log(JSON.stringify({ priceA, priceB, labelB, level })); // @at
 `;
 
-  test('enums, parameter properties and decorators, compiled by tsc with source maps; asked about by .ts line', () => {
+  test('enums, parameter properties and decorators, compiled by tsc with source maps; asked about by .ts line', async () => {
     const dir = libraryWorkdir({ 'src/app.ts': source }, 'retrace-why-');
     compileTypeScript(dir, repoRoot);
     const { printed } = recordProgram({}, { dir, env: NUMBERS, command: ['node', 'dist/app.js'] });
     assert.deepEqual(printed, { priceA: 70, priceB: 15, labelB: '5-label', level: 50 });
     const here = at('src/app.ts', source);
-    expectWhy(dir, here, 'priceA', { value: 70, includes: [ALPHA, literalNumber(10)], excludes: [BETA] });
-    expectWhy(dir, here, 'priceB', { value: 15, includes: [BETA, literalNumber(3)], excludes: [ALPHA, literalNumber(10)] });
-    expectWhy(dir, here, 'labelB', { value: '5-label', includes: [BETA], excludes: [ALPHA] });
-    const level = expectWhy(dir, here, 'level', { value: 50, includes: [BETA, literalNumber(10)], excludes: [ALPHA] });
+    const answers = await expectWhys(dir, [
+      { at: here, expr: 'priceA', value: 70, includes: [ALPHA, literalNumber(10)], excludes: [BETA] },
+      { at: here, expr: 'priceB', value: 15, includes: [BETA, literalNumber(3)], excludes: [ALPHA, literalNumber(10)] },
+      { at: here, expr: 'labelB', value: '5-label', includes: [BETA], excludes: [ALPHA] },
+      { at: here, expr: 'level', value: 50, includes: [BETA, literalNumber(10)], excludes: [ALPHA] },
+    ]);
+    const level = answers[3]!;
     // The enum member's literal is located in the .ts source, not in the compiled JavaScript.
     const enumLine = source.split('\n').findIndex((l) => l.includes('High = 10')) + 1;
     const enumLiteral = [...nodes(level.lineage)].find((n) => n.origin?.kind === 'literal' && /literal 10(?![\w.])/.test(n.origin.detail));
@@ -813,14 +873,16 @@ console.log(JSON.stringify({ priceA, priceB, labelB, level })); // @at
     assert.match(where, new RegExp(`src/app\\.ts:${enumLine}(?!\\d)`), renderTree(level));
   });
 
-  test('the same TypeScript run by tsx', () => {
+  test('the same TypeScript run by tsx', async () => {
     const dir = libraryWorkdir({ 'src/app.ts': source }, 'retrace-why-');
     const tsx = path.join(repoRoot, 'node_modules', '.bin', 'tsx');
     const { printed } = recordProgram({}, { dir, env: NUMBERS, command: [tsx, 'src/app.ts'] });
     assert.deepEqual(printed, { priceA: 70, priceB: 15, labelB: '5-label', level: 50 });
     const here = at('src/app.ts', source);
-    expectWhy(dir, here, 'priceA', { value: 70, includes: [ALPHA], excludes: [BETA] });
-    expectWhy(dir, here, 'priceB', { value: 15, includes: [BETA], excludes: [ALPHA] });
+    await expectWhys(dir, [
+      { at: here, expr: 'priceA', value: 70, includes: [ALPHA], excludes: [BETA] },
+      { at: here, expr: 'priceB', value: 15, includes: [BETA], excludes: [ALPHA] },
+    ]);
   });
 });
 
@@ -891,13 +953,16 @@ console.log(JSON.stringify({ first, second })); // @at
     assert.equal(r.stdout, '', `nothing on stdout: ${what}`);
   };
 
-  test('--hit picks a hit, the default is the last; bad locations, hits and expressions are one-line errors', () => {
+  test('--hit picks a hit, the default is the last; bad locations, hits and expressions are one-line errors', async () => {
     const { dir, printed } = recordProgram({ 'app.mjs': program }, { env: NUMBERS });
     assert.deepEqual(printed, { first: 21, second: 15 });
     const inScale = at('app.mjs', program, 'scale');
-    const first = expectWhy(dir, inScale, 'x', { value: 7, includes: [ALPHA], excludes: [BETA] }, { hit: 1 });
-    assert.equal(first.hit, 1, 'hits counts up to where the replay stopped, so it is not checked here');
-    const last = expectWhy(dir, inScale, 'x', { value: 5, includes: [BETA], excludes: [ALPHA] }, { hit: 'last' });
+    const [first, last] = (await expectWhys(dir, [
+      { at: inScale, expr: 'x', hit: 1, value: 7, includes: [ALPHA], excludes: [BETA] },
+      { at: inScale, expr: 'x', hit: 'last', value: 5, includes: [BETA], excludes: [ALPHA] },
+    ])) as [WhyResult, WhyResult];
+    // hits counts up to where the replay stopped, so it is only checked for the last hit.
+    assert.equal(first.hit, 1);
     assert.deepEqual([last.hit, last.hits], [2, 2]);
 
     oneLineError(dir, whyArgs(at('app.mjs', program, 'never'), 'a'));

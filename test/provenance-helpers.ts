@@ -127,13 +127,28 @@ export function whyArgs(at: string, expr: string, opts: WhyOptions = {}): string
   return args;
 }
 
-/**
- * `retrace why <recording> --at AT --expr EXPR --json` in cwd, parsed; fails with the command's
- * status, stdout and stderr when it does not succeed or does not print one JSON object.
- */
-export function why(cwd: string, at: string, expr: string, opts: WhyOptions = {}): WhyResult {
-  const args = whyArgs(at, expr, opts);
-  const r = retrace(cwd, args, { timeout: opts.timeout ?? 60_000 });
+/** `retrace <args>` in cwd without blocking the test process (so several questions run at once). */
+export function retraceAsync(cwd: string, args: string[], timeoutMs = 60_000): Promise<Run> {
+  const child = spawn(process.execPath, [cli, ...args], { cwd, env: programEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
+  child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
+  const killer = setTimeout(() => {
+    stderr += `\n(the test killed it after ${timeoutMs} ms)`;
+    child.kill('SIGKILL');
+  }, timeoutMs);
+  return new Promise((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (status, signal) => {
+      clearTimeout(killer);
+      resolve({ status, signal, stdout, stderr });
+    });
+  });
+}
+
+/** Parses what `retrace why --json` printed; fails with the command's output when it did not succeed. */
+function parseWhy(args: string[], r: Run): WhyResult {
   const command = `retrace ${args.join(' ')}`;
   if (r.status !== 0) assert.fail(`${command} failed\n${describeRun(r)}`);
   let parsed: unknown;
@@ -144,6 +159,21 @@ export function why(cwd: string, at: string, expr: string, opts: WhyOptions = {}
   }
   assertWellFormed(parsed, command);
   return parsed;
+}
+
+/**
+ * `retrace why <recording> --at AT --expr EXPR --json` in cwd, parsed; fails with the command's
+ * status, stdout and stderr when it does not succeed or does not print one JSON object.
+ */
+export function why(cwd: string, at: string, expr: string, opts: WhyOptions = {}): WhyResult {
+  const args = whyArgs(at, expr, opts);
+  return parseWhy(args, retrace(cwd, args, { timeout: opts.timeout ?? 60_000 }));
+}
+
+/** `why` without blocking, so that a test's questions about one recording run side by side. */
+export async function whyAsync(cwd: string, at: string, expr: string, opts: WhyOptions = {}): Promise<WhyResult> {
+  const args = whyArgs(at, expr, opts);
+  return parseWhy(args, await retraceAsync(cwd, args, opts.timeout ?? 60_000));
 }
 
 /** Checks the shape of a `why --json` answer against the contract. */
@@ -285,13 +315,8 @@ export interface Expectation {
   excludes?: OriginMatcher[];
 }
 
-/**
- * Asks `why` about `expr` at `file:line` and checks value, completeness, included and excluded
- * origins. An independent case must name at least one included origin, so that an empty lineage
- * cannot pass it.
- */
-export function expectWhy(cwd: string, at: string, expr: string, expectation: Expectation, opts: WhyOptions = {}): WhyResult {
-  const result = why(cwd, at, expr, opts);
+/** Checks one answer against an expectation (value, completeness, included and excluded origins). */
+export function checkAnswer(result: WhyResult, at: string, expr: string, expectation: Expectation): void {
   assert.match(result.at, new RegExp(`^${at.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(:\\d+)?$`), `why answers at the asked location\n${renderTree(result)}`);
   assert.equal(result.expr, expr);
   assertShows(result, expectation.value);
@@ -299,7 +324,42 @@ export function expectWhy(cwd: string, at: string, expr: string, expectation: Ex
   assert.ok((expectation.includes ?? []).length > 0, 'test defect: every case names an origin the lineage must include');
   for (const m of expectation.includes ?? []) assertIncludes(result, m);
   for (const m of expectation.excludes ?? []) assertExcludes(result, m);
+}
+
+/**
+ * Asks `why` about `expr` at `file:line` and checks value, completeness, included and excluded
+ * origins. An independent case must name at least one included origin, so that an empty lineage
+ * cannot pass it.
+ */
+export function expectWhy(cwd: string, at: string, expr: string, expectation: Expectation, opts: WhyOptions = {}): WhyResult {
+  const result = why(cwd, at, expr, opts);
+  checkAnswer(result, at, expr, expectation);
   return result;
+}
+
+export interface Question extends Expectation {
+  at: string;
+  expr: string;
+  hit?: number | 'last';
+}
+
+/**
+ * Asks all questions about one recording side by side and checks every answer; when some fail,
+ * one error lists each failed question with its reason, so a run shows every gap at once.
+ */
+export async function expectWhys(cwd: string, questions: Question[]): Promise<WhyResult[]> {
+  const settled = await Promise.allSettled(
+    questions.map(async (q) => {
+      const result = await whyAsync(cwd, q.at, q.expr, { hit: q.hit });
+      checkAnswer(result, q.at, q.expr, q);
+      return result;
+    }),
+  );
+  const failures = settled.flatMap((s, i) =>
+    s.status === 'rejected' ? [`--- ${questions[i]!.expr} at ${questions[i]!.at}${questions[i]!.hit ? ` hit ${questions[i]!.hit}` : ''}: ${(s.reason as Error).message}`] : [],
+  );
+  if (failures.length > 0) assert.fail(`${failures.length} of ${questions.length} questions failed\n${failures.join('\n')}`);
+  return settled.map((s) => (s as PromiseFulfilledResult<WhyResult>).value);
 }
 
 /** Compiles `src/app.ts` in dir with the repository's TypeScript, with source maps, to `dist/app.js`. */
