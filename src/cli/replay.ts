@@ -15,7 +15,18 @@ export interface ReplayOptions {
   stallMs: number | undefined;
 }
 
-export async function replay(opts: ReplayOptions): Promise<number> {
+/** What a replay runs: the node arguments, environment and folder for one recorded process. */
+export interface PreparedReplay {
+  trace: TraceFile;
+  header: TraceFile['header'];
+  replayRoot: string;
+  /** Arguments for the Node.js executable: flags, the preload, the recorded execArgv and script. */
+  args: string[];
+  env: NodeJS.ProcessEnv;
+}
+
+/** Checks that the recorded process can be replayed here and builds its command (used by print too). */
+export function prepareReplay(opts: ReplayOptions): PreparedReplay {
   const refs = listTraces(opts.location);
   const ref = opts.process === undefined ? rootProcess(refs) : refs.find((r) => r.process === opts.process);
   if (!ref) throw new UsageError(`the recording has no process ${opts.process} (it has ${refs.map((r) => r.process).join(', ')})`);
@@ -37,7 +48,6 @@ export async function replay(opts: ReplayOptions): Promise<number> {
     say(`warning: recorded with Node.js ${header.nodeVersion}, replaying with ${process.version}`);
   }
 
-  say(`replaying process ${header.process}: ${[path.basename(header.argv[0] ?? 'node'), ...header.execArgv, ...header.argv.slice(1)].join(' ')}`);
   const args = [...opts.nodeFlags, `--require=${preloadPath()}`, ...header.execArgv.map(mapPath), ...scriptArgs];
   const env: NodeJS.ProcessEnv = {
     ...process.env,
@@ -48,7 +58,12 @@ export async function replay(opts: ReplayOptions): Promise<number> {
   };
   delete env[ENV.dir];
   if (opts.stallMs !== undefined) env[ENV.stallMs] = String(opts.stallMs);
+  return { trace, header, replayRoot, args, env };
+}
 
+export async function replay(opts: ReplayOptions): Promise<number> {
+  const { header, replayRoot, args, env } = prepareReplay(opts);
+  say(`replaying process ${header.process}: ${[path.basename(header.argv[0] ?? 'node'), ...header.execArgv, ...header.argv.slice(1)].join(' ')}`);
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'inherit', 'inherit'], env, cwd: replayRoot });
   process.on('SIGINT', () => {});
   const { code, signal } = await new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve, reject) => {

@@ -32,6 +32,8 @@ export const real = Object.freeze({
   processKill: process.kill.bind(process),
   processEmit: process.emit.bind(process) as (event: string | symbol, ...args: unknown[]) => boolean,
   processCwd: process.cwd.bind(process),
+  /** The real environment this process started with: in replay `process.env` is the recorded one. */
+  env: Object.freeze({ ...process.env }) as Readonly<Record<string, string | undefined>>,
   /** This process's own pid: in replay `process.pid` answers the recorded one. */
   pid: process.pid,
   reallyExit: ((process as unknown as { reallyExit?: (code: number) => never }).reallyExit ?? process.exit).bind(process),

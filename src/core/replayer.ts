@@ -62,9 +62,13 @@ export class Replayer extends EngineBase implements Engine {
     return this.lookahead;
   }
 
+  /** Told each event's number as the replay consumes it (`retrace print` reports where a hit was). */
+  onTaken: ((index: number) => void) | null = null;
+
   private take(): TraceEvent {
     const ev = this.lookahead!;
     this.lookahead = null;
+    this.onTaken?.(ev.index);
     this.schedulePump();
     return ev;
   }

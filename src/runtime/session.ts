@@ -87,8 +87,12 @@ export function startReplay(traceFile: string): void {
   why?.beforeInstall(engine);
   install(engine, session);
   why?.afterInstall(engine);
+  activeReplayer = engine;
   engine.schedulePump();
 }
+
+/** The replay engine of this process once replay started (`retrace print` follows its position). */
+export let activeReplayer: Replayer | null = null;
 
 function install(engine: Engine, session: SessionContext): void {
   for (const b of boundaries) {

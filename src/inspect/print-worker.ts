@@ -1,0 +1,209 @@
+// The debugger thread of `retrace print`: a worker connected to the program thread's V8 inspector
+// (inspector.Session#connectToMainThread). It sets the breakpoints, and at each pause evaluates the
+// expression in the paused frame with V8's side-effect check on (an expression that would change
+// the program is refused rather than run), writes a report line, and resumes. Compiled code is
+// stopped in through source maps: those on disk were resolved before the program started
+// (location.ts); inline ones (tsx) when V8 is about to run a script that has one.
+import * as fs from 'node:fs';
+import { Session } from 'node:inspector';
+import { workerData } from 'node:worker_threads';
+import { loadSourceMap, scriptPath, SourceMapIndex } from './location.js';
+import { PRINT_FD, PrintSlot, type PrintReport, type PrintRequest } from './print-protocol.js';
+
+interface RemoteObject {
+  type: string;
+  subtype?: string;
+  className?: string;
+  value?: unknown;
+  unserializableValue?: string;
+  description?: string;
+  preview?: ObjectPreview;
+}
+
+interface ObjectPreview {
+  type: string;
+  subtype?: string;
+  description?: string;
+  overflow: boolean;
+  properties: { name: string; type: string; value?: string; subtype?: string }[];
+  entries?: { key?: ObjectPreview; value: ObjectPreview }[];
+}
+
+const { request, shared } = workerData as { request: PrintRequest; shared: Int32Array };
+const { plan, expr } = request;
+const session = new Session();
+session.connectToMainThread();
+
+function post<T = Record<string, unknown>>(method: string, params?: object): Promise<T> {
+  return new Promise((resolve, reject) => session.post(method, params ?? {}, (err, result) => (err ? reject(err) : resolve(result as T))));
+}
+
+function report(r: PrintReport): void {
+  fs.writeSync(PRINT_FD, `${JSON.stringify(r)}\n`);
+}
+
+const ours = new Set<string>();
+const mappedScripts = new Set<string>();
+const parsed = new Map<string, { url: string; sourceMapURL: string }>();
+let hits = 0;
+let done = false;
+
+session.on('Debugger.scriptParsed', (message) => {
+  const p = message.params as { scriptId: string; url: string; sourceMapURL?: string };
+  if (plan.viaLoadedMaps && p.sourceMapURL) parsed.set(p.scriptId, { url: p.url, sourceMapURL: p.sourceMapURL });
+});
+
+session.on('Debugger.breakpointResolved', (message) => {
+  const p = message.params as { breakpointId: string; location: { lineNumber: number } };
+  const bp = plan.byUrl.find((b) => ours.has(p.breakpointId) && b.script === plan.position.file);
+  // A line with no code: V8 moves the breakpoint to the next statement; say so once.
+  if (bp && p.location.lineNumber !== bp.line && !movedReported) {
+    movedReported = true;
+    report({ type: 'moved', line: p.location.lineNumber + 1, script: bp.script });
+  }
+});
+let movedReported = false;
+
+session.on('Debugger.paused', (message) => {
+  void onPause(message.params as { reason: string; data?: { scriptId?: string }; hitBreakpoints?: string[]; callFrames: { callFrameId: string; url: string; location: { lineNumber: number; columnNumber: number } }[] }).finally(() =>
+    session.post('Debugger.resume'),
+  );
+});
+
+async function onPause(p: { reason: string; data?: { scriptId?: string }; hitBreakpoints?: string[]; callFrames: { callFrameId: string; url: string; location: { lineNumber: number; columnNumber: number } }[] }): Promise<void> {
+  if (p.reason === 'instrumentation') {
+    const scriptId = p.data?.scriptId;
+    if (scriptId) await mapScript(scriptId);
+    return;
+  }
+  if (done || !p.hitBreakpoints?.some((id) => ours.has(id))) return;
+  hits++;
+  const event = Atomics.load(shared, PrintSlot.Event);
+  const frame = p.callFrames[0]!;
+  const at = `${frame.url}:${frame.location.lineNumber + 1}:${frame.location.columnNumber + 1}`;
+  if (request.hit !== null && hits !== request.hit) {
+    report({ type: 'hit', hit: hits, event, at, skipped: true });
+    return;
+  }
+  try {
+    const r = await post<{ result: RemoteObject; exceptionDetails?: { text: string; exception?: RemoteObject } }>('Debugger.evaluateOnCallFrame', {
+      callFrameId: frame.callFrameId,
+      // In parentheses, so that `{ a, b }` is an object and not a block.
+      expression: `(${expr}\n)`,
+      throwOnSideEffect: true,
+      generatePreview: true,
+      silent: true,
+    });
+    if (r.exceptionDetails) report({ type: 'hit', hit: hits, event, at, error: exceptionText(r.exceptionDetails) });
+    else report({ type: 'hit', hit: hits, event, at, value: formatRemote(r.result), valueType: r.result.subtype ?? r.result.type });
+  } catch (err) {
+    report({ type: 'hit', hit: hits, event, at, error: (err as Error).message });
+  }
+  if (request.hit !== null && hits >= request.hit) {
+    done = true;
+    for (const id of ours) await post('Debugger.removeBreakpoint', { breakpointId: id }).catch(() => {});
+  }
+}
+
+/** A script with a source map is about to run: stop in it if its map names the file. */
+async function mapScript(scriptId: string): Promise<void> {
+  if (mappedScripts.has(scriptId)) return;
+  mappedScripts.add(scriptId);
+  const script = parsed.get(scriptId);
+  if (!script) return;
+  const file = scriptPath(script.url);
+  if (plan.byUrl.some((b) => b.script === file)) return; // planned from the map on disk already
+  const loaded = loadSourceMap(script.sourceMapURL, file);
+  if (!loaded) return;
+  let index: SourceMapIndex;
+  try {
+    index = new SourceMapIndex(loaded.map, loaded.location);
+  } catch {
+    return;
+  }
+  const source = index.sourceIndex(plan.position.file);
+  if (source < 0) return;
+  const found = index.generated(source, plan.position.line, plan.position.column, 0) ?? index.generated(source, plan.position.line, plan.position.column, 3);
+  if (!found) return;
+  if (found.line !== plan.position.line && !movedReported) {
+    movedReported = true;
+    report({ type: 'moved', line: found.line, script: file ?? script.url });
+  }
+  const r = await post<{ breakpointId: string }>('Debugger.setBreakpoint', { location: { scriptId, lineNumber: found.at.line, columnNumber: found.at.column } });
+  ours.add(r.breakpointId);
+}
+
+function exceptionText(details: { text: string; exception?: RemoteObject }): string {
+  const e = details.exception;
+  const text = e?.description ?? (e?.value !== undefined ? `Uncaught ${JSON.stringify(e.value)}` : details.text);
+  if (/side-effect/i.test(text) && e?.className === 'EvalError') {
+    return 'not run: the expression could change the program (V8 found a possible side effect); print evaluates side-effect-free expressions only';
+  }
+  return text.split('\n')[0]!;
+}
+
+/** A value in one line, as the inspector previews it: numbers, quoted strings, arrays, objects, maps. */
+export function formatRemote(o: RemoteObject): string {
+  switch (o.type) {
+    case 'undefined':
+      return 'undefined';
+    case 'string':
+      return JSON.stringify(o.value);
+    case 'number':
+      return o.unserializableValue ?? o.description ?? String(o.value);
+    case 'bigint':
+      return o.unserializableValue ?? o.description ?? String(o.value);
+    case 'boolean':
+      return String(o.value);
+    case 'symbol':
+      return o.description ?? 'Symbol()';
+    case 'function':
+      return `[Function ${/^(?:async\s+)?function\s*\*?\s*([\w$]*)/.exec(o.description ?? '')?.[1] || '(anonymous)'}]`;
+  }
+  if (o.subtype === 'null') return 'null';
+  if (o.preview) return formatPreview(o.preview, o.className);
+  return o.description ?? o.className ?? 'object';
+}
+
+function formatPreview(p: ObjectPreview, className?: string): string {
+  const more = p.overflow ? ', …' : '';
+  const value = (v: { type: string; value?: string; subtype?: string }) => (v.type === 'string' ? JSON.stringify(v.value ?? '') : v.subtype === 'null' ? 'null' : v.value ?? v.type);
+  const entryValue = (e: ObjectPreview) => (e.type === 'string' ? JSON.stringify(e.description ?? '') : e.properties.length ? formatPreview(e) : e.description ?? e.type);
+  switch (p.subtype) {
+    case 'array':
+    case 'typedarray':
+      return `${p.subtype === 'typedarray' ? `${p.description ?? ''} ` : ''}[${p.properties.filter((x) => /^\d+$/.test(x.name)).map(value).join(', ')}${more}]`;
+    case 'map':
+      return `${p.description ?? 'Map'} {${(p.entries ?? []).map((e) => `${e.key ? entryValue(e.key) : '?'} => ${entryValue(e.value)}`).join(', ')}${more}}`;
+    case 'set':
+      return `${p.description ?? 'Set'} {${(p.entries ?? []).map((e) => entryValue(e.value)).join(', ')}${more}}`;
+    case 'date':
+    case 'regexp':
+    case 'error':
+      return (p.description ?? '').split('\n')[0]!;
+  }
+  const name = className ?? p.description ?? 'Object';
+  const body = `{${p.properties.map((x) => `${/^[A-Za-z_$][\w$]*$/.test(x.name) ? x.name : JSON.stringify(x.name)}: ${value(x)}`).join(', ')}${more}}`;
+  return name === 'Object' ? body : `${name} ${body}`;
+}
+
+async function start(): Promise<void> {
+  await post('Debugger.enable');
+  if (plan.viaLoadedMaps) await post('Debugger.setInstrumentationBreakpoint', { instrumentation: 'beforeScriptWithSourceMapExecution' });
+  for (const bp of plan.byUrl) {
+    const r = await post<{ breakpointId: string; locations: { lineNumber: number }[] }>('Debugger.setBreakpointByUrl', { urlRegex: bp.urlRegex, lineNumber: bp.line, columnNumber: bp.column });
+    ours.add(r.breakpointId);
+  }
+}
+
+// Inspector replies do not keep a thread's event loop alive: this does, for as long as the program
+// runs (the program's thread does not wait for this one: print-hook.ts unrefs it).
+setInterval(() => {}, 1 << 30);
+
+start().then(
+  () => Atomics.store(shared, PrintSlot.State, 1),
+  (err: Error) => {
+    report({ type: 'error', message: `the debugger could not be set up: ${err.message}` });
+    Atomics.store(shared, PrintSlot.State, 2);
+  },
+);
