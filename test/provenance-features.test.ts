@@ -8,7 +8,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as http from 'node:http';
 import * as path from 'node:path';
-import { describeRun, repoRoot, retrace, workdir, writeFiles } from './helpers.js';
+import { describeRun, repoRoot, workdir, writeFiles } from './helpers.js';
 import { libraryWorkdir, request, startServer } from './network-helpers.js';
 import {
   assertExcludes,
@@ -27,6 +27,7 @@ import {
   recordAsync,
   recordProgram,
   renderTree,
+  retraceAsync,
   whyAsync,
   whyArgs,
   whyMeasured,
@@ -900,7 +901,7 @@ console.log(JSON.stringify({ acc, side })); // @at
 `;
   const MEMORY_LIMIT_KB = 1024 * 1024;
 
-  test('a loop of a million iterations: why finishes, says whether the answer is complete, and stays under 1 GB', { timeout: 240_000 }, () => {
+  test('a loop of a million iterations: why finishes, says whether the answer is complete, and stays under 1 GB', { timeout: 240_000 }, (t) => {
     const { dir, printed } = recordProgram({ 'app.mjs': program }, { env: NUMBERS });
     let acc = 7;
     let side = 0;
@@ -914,6 +915,7 @@ console.log(JSON.stringify({ acc, side })); // @at
       const { run, maxRssKb } = whyMeasured(dir, here, expr, 110_000);
       assert.equal(run.status, 0, `why ${expr} finishes\n${describeRun(run)}`);
       const answer = JSON.parse(run.stdout) as WhyResult;
+      t.diagnostic(`why ${expr}: complete ${answer.complete}, peak RSS ${maxRssKb === undefined ? 'not measured' : `${Math.round(maxRssKb / 1024)} MB`}, notes: ${answer.notes.join(' | ') || 'none'}`);
       assertShows(answer, value);
       if (maxRssKb !== undefined) {
         assert.ok(maxRssKb < MEMORY_LIMIT_KB, `why ${expr} peaked at ${Math.round(maxRssKb / 1024)} MB resident`);
@@ -942,8 +944,9 @@ const second = scale(Number(process.env.BETA));
 console.log(JSON.stringify({ first, second })); // @at
 `;
 
-  const oneLineError = (dir: string, args: string[], pattern?: RegExp) => {
-    const r = retrace(dir, args);
+  /** Fails unless `retrace <args>` exits 2 with one line `retrace: ...` on stderr and nothing on stdout. */
+  const oneLineError = async (dir: string, args: string[], pattern?: RegExp): Promise<void> => {
+    const r = await retraceAsync(dir, args);
     const what = `retrace ${args.join(' ')}\n${describeRun(r)}`;
     assert.equal(r.status, 2, `exit status 2: ${what}`);
     const lines = r.stderr.trim().split('\n');
@@ -953,36 +956,42 @@ console.log(JSON.stringify({ first, second })); // @at
     assert.equal(r.stdout, '', `nothing on stdout: ${what}`);
   };
 
-  test('--hit picks a hit, the default is the last; bad locations, hits and expressions are one-line errors', async () => {
+  test('--hit picks a hit and the default is the last; without --json the answer is readable text', async () => {
     const { dir, printed } = recordProgram({ 'app.mjs': program }, { env: NUMBERS });
     assert.deepEqual(printed, { first: 21, second: 15 });
     const inScale = at('app.mjs', program, 'scale');
-    const [first, last] = (await expectWhys(dir, [
-      { at: inScale, expr: 'x', hit: 1, value: 7, includes: [ALPHA], excludes: [BETA] },
-      { at: inScale, expr: 'x', hit: 'last', value: 5, includes: [BETA], excludes: [ALPHA] },
-    ])) as [WhyResult, WhyResult];
+    const [answers, text] = await Promise.all([
+      expectWhys(dir, [
+        { at: inScale, expr: 'x', hit: 1, value: 7, includes: [ALPHA], excludes: [BETA] },
+        { at: inScale, expr: 'x', hit: 'last', value: 5, includes: [BETA], excludes: [ALPHA] },
+      ]),
+      retraceAsync(dir, ['why', 'recording', '--at', at('app.mjs', program), '--expr', 'second']),
+    ]);
+    const [first, last] = answers as [WhyResult, WhyResult];
     // hits counts up to where the replay stopped, so it is only checked for the last hit.
     assert.equal(first.hit, 1);
     assert.deepEqual([last.hit, last.hits], [2, 2]);
-
-    oneLineError(dir, whyArgs(at('app.mjs', program, 'never'), 'a'));
-    oneLineError(dir, whyArgs('app.mjs:999', 'a'));
-    oneLineError(dir, whyArgs('no-such-file.mjs:1', 'a'), /no-such-file\.mjs/);
-    oneLineError(dir, whyArgs(at('app.mjs', program), 'noSuchName'), /noSuchName/);
-    oneLineError(dir, whyArgs(at('app.mjs', program), 'first.missing.deeper'));
-    oneLineError(dir, whyArgs(inScale, 'x', { hit: 3 }));
-    oneLineError(dir, ['why', 'recording', '--expr', 'first']);
-    oneLineError(dir, ['why', 'recording', '--at', at('app.mjs', program)]);
-    oneLineError(dir, ['why', 'no-such-recording', '--at', at('app.mjs', program), '--expr', 'first'], /no-such-recording/);
+    assert.equal(text.status, 0, describeRun(text));
+    assert.match(text.stdout, /15/);
+    assert.match(text.stdout, /BETA/);
+    assert.doesNotMatch(text.stdout, /ALPHA/);
   });
 
-  test('without --json, why prints a readable answer', () => {
+  test('a location that never ran, a hit that never came, a bad expression or missing arguments: one-line errors', async () => {
     const { dir } = recordProgram({ 'app.mjs': program }, { env: NUMBERS });
-    const r = retrace(dir, ['why', 'recording', '--at', at('app.mjs', program), '--expr', 'second']);
-    assert.equal(r.status, 0, describeRun(r));
-    assert.match(r.stdout, /15/);
-    assert.match(r.stdout, /BETA/);
-    assert.doesNotMatch(r.stdout, /ALPHA/);
+    const here = at('app.mjs', program);
+    await Promise.all([
+      oneLineError(dir, whyArgs(at('app.mjs', program, 'never'), 'a')),
+      oneLineError(dir, whyArgs('app.mjs:999', 'a')),
+      oneLineError(dir, whyArgs('no-such-file.mjs:1', 'a'), /no-such-file\.mjs/),
+      oneLineError(dir, whyArgs(here, 'noSuchName'), /noSuchName/),
+      oneLineError(dir, whyArgs(here, 'first.missing.deeper')),
+      oneLineError(dir, whyArgs(at('app.mjs', program, 'scale'), 'x', { hit: 3 })),
+      oneLineError(dir, ['why', 'recording', '--expr', 'first']),
+      oneLineError(dir, ['why', 'recording', '--at', here]),
+      oneLineError(dir, ['why', 'recording', '--at', here, '--expr', 'first', '--hit', 'zero']),
+      oneLineError(dir, ['why', 'no-such-recording', '--at', here, '--expr', 'first'], /no-such-recording/),
+    ]);
   });
 });
 
