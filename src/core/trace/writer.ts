@@ -102,12 +102,22 @@ export class TraceWriter {
   writeFloatEvent(channel: number, v: number): void {
     if (--this.clockCountdown <= 0) this.stamp();
     const w = this.events;
-    w.varint(channel);
-    if (this.valueFilter) {
-      writeValue(w, this.valueFilter(this.channelNames[channel] ?? '', v));
+    if (channel < 0x80 && !this.valueFilter) {
+      // The common case in one bounds check: a one-byte channel id, the float tag, 8 bytes.
+      if (w.pos + 10 > w.buf.length) w.ensure(10);
+      const at = w.pos;
+      w.buf[at] = channel;
+      w.buf[at + 1] = 5 /* Tag.Float */;
+      w.view.setFloat64(at + 2, v, true);
+      w.pos = at + 10;
     } else {
-      w.u8(5 /* Tag.Float */);
-      w.f64(v);
+      w.varint(channel);
+      if (this.valueFilter) {
+        writeValue(w, this.valueFilter(this.channelNames[channel] ?? '', v));
+      } else {
+        w.u8(5 /* Tag.Float */);
+        w.f64(v);
+      }
     }
     this.eventCount++;
     if (w.pos >= this.chunkBytes) this.flush();
