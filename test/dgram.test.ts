@@ -42,7 +42,16 @@ server.bind({ port: 0, address: '127.0.0.1' }, () => {
   const port = server.address().port;
   server.setBroadcast(true);
   console.log('ttl', server.setTTL(7), 'multicast ttl', server.setMulticastTTL(3), 'loopback', server.setMulticastLoopback(true));
+  for (const [name, call] of [['join', () => server.addMembership('239.255.42.99', '127.0.0.1')], ['interface', () => server.setMulticastInterface('127.0.0.1')], ['leave', () => server.dropMembership('239.255.42.99', '127.0.0.1')]]) {
+    try {
+      call();
+      console.log('multicast', name, 'ok');
+    } catch (err) {
+      console.log('multicast', name, err.code, err.syscall);
+    }
+  }
   server.setRecvBufferSize(65536);
+  server.setSendBufferSize(32768);
   console.log('recv buffer at least 64 KiB', server.getRecvBufferSize() >= 65536);
 
   // Sent before binding: dgram queues it until the implicit bind is done.
@@ -119,6 +128,7 @@ test('UDP server, clients and errors in one program replay offline, with no UDP 
   assert.match(rec.stdout, /taken: EADDRINUSE bind ::1 true/);
   assert.match(rec.stdout, /lonely: ECONNREFUSED recvmsg recvmsg ECONNREFUSED/);
   assert.match(rec.stdout, /connected closed/);
+  assert.match(rec.stdout, /multicast join (ok|E[A-Z]+ addMembership)\nmulticast interface (ok|E[A-Z]+ setMulticastInterface)\nmulticast leave /);
   const rep = assertReplays(dir, rec, 2);
   assertNoRealUdp(rec, rep);
 

@@ -6,6 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as dgram from 'node:dgram';
+import * as dns from 'node:dns';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describeRun, retrace, workdir, writeFiles, type Run } from './helpers.js';
@@ -13,7 +14,7 @@ import { assertDiverges, assertReplays, start } from './socket-helpers.js';
 
 // ---- a small DNS server (RFC 1035 wire format, one question per query) ----
 
-const TYPE = { A: 1, NS: 2, CNAME: 5, SOA: 6, PTR: 12, MX: 15, TXT: 16, AAAA: 28, SRV: 33, NAPTR: 35, ANY: 255, CAA: 257 } as const;
+const TYPE = { A: 1, NS: 2, CNAME: 5, SOA: 6, PTR: 12, MX: 15, TXT: 16, AAAA: 28, SRV: 33, NAPTR: 35, TLSA: 52, ANY: 255, CAA: 257 } as const;
 
 function encodeName(name: string): Buffer {
   const labels = name.split('.').filter(Boolean).map((l) => Buffer.concat([Buffer.from([l.length]), Buffer.from(l)]));
@@ -103,6 +104,9 @@ async function startDnsServer(): Promise<DnsServer> {
         case TYPE.CAA:
           answers.push(record(TYPE.CAA, ttl, Buffer.concat([Buffer.from([0, 5]), Buffer.from('issue'), Buffer.from(`ca-${rand()}.test`)])));
           break;
+        case TYPE.TLSA:
+          answers.push(record(TYPE.TLSA, ttl, Buffer.concat([Buffer.from([3, 1, 1]), Buffer.from(Array.from({ length: 8 }, () => Math.floor(Math.random() * 256)))])));
+          break;
         case TYPE.ANY:
           answers.push(a(), txt(), mx());
           break;
@@ -124,6 +128,7 @@ const RESOURCES = `const resources = () => console.error('resources: ' + process
 const APP = `
 import dns from 'node:dns';
 import dnsPromises from 'node:dns/promises';
+import { promisify } from 'node:util';
 ${RESOURCES}
 const server = '127.0.0.1:' + process.env.DNS_PORT;
 const said = (err) => err.code + ' ' + err.errno + ' ' + err.syscall + ' ' + err.hostname + ' | ' + err.message;
@@ -153,6 +158,11 @@ resolver.resolvePtr('ptr.test', show('PTR'));
 resolver.resolveNaptr('naptr.test', show('NAPTR'));
 resolver.resolveCaa('caa.test', show('CAA'));
 resolver.resolveAny('any.test', show('ANY'));
+// TLSA records carry an ArrayBuffer (Node 22.15 has no resolveTlsa).
+if (resolver.resolveTlsa) {
+  const tlsa = show('TLSA');
+  resolver.resolveTlsa('_443._tcp.tlsa.test', (err, records) => tlsa(err, records?.map((r) => ({ ...r, data: Buffer.from(r.data).toString('hex') }))));
+}
 resolver.reverse('10.9.8.7', show('reverse'));
 resolver.resolve4('missing.test', show('unknown name'));
 // Lookups go through the system resolver (/etc/hosts for localhost).
@@ -180,6 +190,7 @@ async function promisesPart() {
   console.log('promises lookup', JSON.stringify(await dnsPromises.lookup('localhost', { all: true })));
   console.log('promises lookup ipv4first', JSON.stringify(await dns.promises.lookup('localhost', { order: 'ipv4first', hints: dns.ADDRCONFIG })));
   console.log('promises lookup verbatim', JSON.stringify(await dnsPromises.lookup('localhost', { verbatim: true, family: 4 })));
+  console.log('promisified lookup', JSON.stringify(await promisify(dns.lookup)('localhost', { family: 4 })));
   console.log('promises lookupService', JSON.stringify(await dnsPromises.lookupService('127.0.0.1', 80)));
   await dnsPromises.lookup('no-such-host.invalid').catch((err) => console.log('promises lookup unknown', said(err)));
   // A query that gets no answer, cancelled.
@@ -220,6 +231,10 @@ test('lookups, resolve* of every record type, both APIs and their errors replay 
   assert.match(rec.stdout, /^TXT \[\[\["query \d+","\w+"\]\]\]$/m);
   assert.match(rec.stdout, /^MX via resolve\(\) \[\[\{"exchange":"mx\d+\.m\.test","priority":\d+(,"type":"MX")?\}\]\]$/m);
   assert.match(rec.stdout, /^ANY \[\[(?=.*"type":"A")(?=.*"type":"TXT")(?=.*"type":"MX").*\]\]$/m);
+  if (typeof new dns.Resolver().resolveTlsa === 'function') {
+    assert.match(rec.stdout, /^TLSA \[\[\{"certUsage":3,"selector":1,"match":1,"data":"[0-9a-f]{16}"\}\]\]$/m);
+  }
+  assert.match(rec.stdout, /^promisified lookup \{"address":"127\.0\.0\.1","family":4\}$/m);
   assert.match(rec.stdout, /^reverse \[\["host-\w+\.test"\]\]$/m);
   assert.match(rec.stdout, /^unknown name ENOTFOUND undefined queryA missing\.test \| queryA ENOTFOUND missing\.test$/m);
   assert.match(rec.stdout, /^lookup \["127\.0\.0\.1",4\]$/m);
