@@ -14,13 +14,16 @@ import { real } from '../core/originals.js';
 import { Recorder } from '../core/recorder.js';
 import { Replayer } from '../core/replayer.js';
 import type { ModuleHash } from '../core/trace/format.js';
+import { packageRoot } from '../runtime/paths.js';
 
 interface LoaderModule {
   load(filename: string): void;
   _compile(content: string, filename: string, ...rest: unknown[]): unknown;
 }
 
-const isUserFile = (url: string) => url.startsWith('file:') && !url.includes('/node_modules/');
+/** retrace's own compiled modules (loaded into the program by `retrace print`): never the program's. */
+const ownModules = pathToFileURL(path.join(packageRoot, 'dist')).href + '/';
+const isUserFile = (url: string) => url.startsWith('file:') && !url.includes('/node_modules/') && !url.startsWith(ownModules);
 const sha256 = (source: string | ArrayBufferView) => createHash('sha256').update(typeof source === 'string' ? source : new Uint8Array(source.buffer, source.byteOffset, source.byteLength)).digest('hex');
 
 export const modulesBoundary: Boundary = {

@@ -104,7 +104,7 @@ export async function run(args: string[]): Promise<number> {
   let plan: BreakpointPlan;
   try {
     const position = parseLocation(o.at);
-    plan = planBreakpoints(position, programModules(prepared.trace.modules.map((m) => m.url), prepared.header.cwd, prepared.replayRoot));
+    plan = planBreakpoints(position, programModules(prepared.trace.modules.map((m) => m.url), prepared.header.cwd, prepared.replayRoot), process.cwd(), prepared.header.execArgv);
   } catch (err) {
     if (err instanceof LocationError) throw new UsageError(err.message);
     throw err;

@@ -217,7 +217,7 @@ export interface BreakpointPlan {
  * the source maps of the program's compiled modules on disk, or of scripts as they load. Throws
  * LocationError when the file is not part of the program.
  */
-export function planBreakpoints(pos: SourcePosition, modules: string[], cwd = process.cwd()): BreakpointPlan {
+export function planBreakpoints(pos: SourcePosition, modules: string[], cwd = process.cwd(), execArgv: string[] = []): BreakpointPlan {
   const display = displayLocation(pos, cwd);
   const plan: BreakpointPlan = { position: pos, display, byUrl: [], viaLoadedMaps: false, movedTo: null };
   const isJs = /\.(m|c)?js$/.test(pos.file);
@@ -256,8 +256,17 @@ export function planBreakpoints(pos: SourcePosition, modules: string[], cwd = pr
   }
   if (plan.byUrl.length > 0) return plan;
   if (loaded.has(pos.file) || !inProgramCheckPossible(pos.file, modules)) {
-    // Loaded as it is but not JavaScript (tsx, a loader): found through its map when it loads.
-    plan.viaLoadedMaps = true;
+    const loader = execArgv.find((a) => /tsx|ts-node|@swc|esbuild|babel|--loader|--experimental-loader/.test(a));
+    if (loader) {
+      // tsx and other loaders compile in memory and reprint the code: its lines are not the file's.
+      throw new LocationError(
+        `${display} is compiled in memory by a loader (${loader}), whose line numbers differ from the file's; stopping in it is not supported yet: ` +
+          'compile with tsc --sourceMap and record the compiled program, or run the .ts file with Node.js\'s own type stripping (node file.ts), which keeps every line in place',
+      );
+    }
+    // Loaded as it is (JavaScript, or TypeScript through Node's type stripping, which keeps lines
+    // and columns where they were).
+    plan.byUrl.push({ urlRegex: scriptUrlRegex(pos.file), line: pos.line - 1, column: pos.column !== null ? pos.column - 1 : 0, script: pos.file });
     return plan;
   }
   const shown = [...loaded].slice(0, 6).map((m) => path.relative(cwd, m) || m);

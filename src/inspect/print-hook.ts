@@ -29,6 +29,8 @@ if (isMainThread && requestText) {
     stderr: false,
   });
   worker.unref();
+  // Its inspector session would hold the process at exit ("Waiting for the debugger to disconnect").
+  process.once('exit', () => void worker.terminate());
   const started = real.dateNow();
   await new Promise<void>((resolve) => {
     const check = () => {
