@@ -56,6 +56,9 @@ const SHADOW = (name: string) => `${name}$$L`;
 
 interface Binding {
   shadow: boolean;
+  /** An imported binding: the namespace that carries the exporting module's shadow of it. */
+  ns?: string;
+  imported?: string;
 }
 
 class Scope {
@@ -167,7 +170,11 @@ class Instrumenter {
       } else if (decl.type === 'ClassDeclaration' && decl.id) {
         scope.names.set(decl.id.name, { shadow: false });
       } else if (st.type === 'ImportDeclaration') {
-        for (const s of st.specifiers) scope.names.set(s.local.name, { shadow: false });
+        const ns = this.userImport(st) ? this.namespaceFor(st) : undefined;
+        for (const s of st.specifiers) {
+          const imported = s.type === 'ImportSpecifier' ? (s.imported.type === 'Identifier' ? s.imported.name : String(s.imported.value)) : undefined;
+          scope.names.set(s.local.name, { shadow: false, ns: imported ? ns : undefined, imported });
+        }
       }
     }
     if (fnLevel) {
@@ -336,7 +343,12 @@ class Instrumenter {
         if (d.type === 'FunctionDeclaration' || d.type === 'ClassDeclaration') return `export default ${d.type === 'FunctionDeclaration' ? this.fnNode(d) : this.classNode(d)}`;
         return `export default ${this.expr(d)};`;
       }
-      case 'ImportDeclaration':
+      case 'ImportDeclaration': {
+        const ns = this.importNamespaces.get(st);
+        if (!ns) return this.text(st);
+        // the exporting module's shadows, read through a namespace (undefined when it is not instrumented)
+        return `${this.text(st)}\nimport * as ${ns} from ${this.text(st.source)};`;
+      }
       case 'ExportAllDeclaration':
       case 'EmptyStatement':
       case 'DebuggerStatement':
@@ -369,7 +381,7 @@ class Instrumenter {
         const t = this.temp();
         const tl = this.temp();
         parts.push(`${this.pattern(d.id)} = (${t} = ${this.expr(d.init)}, ${tl} = ${R}.L, ${t})`);
-        for (const [name, path] of patternPaths(d.id)) parts.push(`${SHADOW(name)} = ${R}.path(${tl}, ${t}, ${JSON.stringify(path)})`);
+        for (const [name, path] of patternPaths(d.id)) parts.push(`${SHADOW(name)} = ${this.shadowAt(name, path, d.id, tl, t)}`);
       }
     }
     return `${kind} ${parts.join(', ')}${inHead ? '' : ';'}`;
@@ -378,7 +390,7 @@ class Instrumenter {
   /** Shadow declarations for the names of a destructuring pattern bound from `value` whose label is `label`. */
   private patternShadows(pattern: Node, label: string, value: string, kind: string): string {
     const t = this.temp();
-    const parts = patternPaths(pattern).map(([name, path]) => `${SHADOW(name)} = ${R}.path(${t}, ${value}, ${JSON.stringify(path)})`);
+    const parts = patternPaths(pattern).map(([name, path]) => `${SHADOW(name)} = ${this.shadowAt(name, path, pattern, t, value)}`);
     return `${t} = ${label}; ${parts.length ? `${kind} ${parts.join(', ')};` : ''}`;
   }
 
@@ -398,8 +410,10 @@ class Instrumenter {
         left = this.pattern(st.left);
         kind = '';
       }
-      const right = st.type === 'ForOfStatement' ? `${R}.iter(${s}, ${this.expr(st.right)}, ${R}.L)` : this.expr(st.right);
-      const elem = st.type === 'ForOfStatement' ? `${R}.iterLabel(${s})` : `${R}.keyLabel(${s})`;
+      // for await: the iterable is left alone (wrapping it would add turns); elements are labelled by what they are
+      const right = st.type === 'ForOfStatement' && !st.await ? `${R}.iter(${s}, ${this.expr(st.right)}, ${R}.L)` : this.expr(st.right);
+      const boundName = bound.type === 'Identifier' ? bound.name : null;
+      const elem = st.type === 'ForOfStatement' ? (st.await ? (boundName ? `${R}.foreignLabel(${boundName})` : '0') : `${R}.iterLabel(${s})`) : `${R}.keyLabel(${s})`;
       let prefix = '';
       if (bound.type === 'Identifier') {
         const b = this.scope.lookup(bound.name);
@@ -421,8 +435,11 @@ class Instrumenter {
       case 'Identifier':
       case 'MemberExpression':
         return p.type === 'Identifier' ? p.name : this.memberTarget(p);
-      case 'AssignmentPattern':
-        return `${this.pattern(p.left)} = ${this.expr(p.right)}`;
+      case 'AssignmentPattern': {
+        const s = this.site(p.right, 'default');
+        this.defaultSites.set(p, s);
+        return `${this.pattern(p.left)} = ${R}.dflt(${s}, ${this.expr(p.right)})`;
+      }
       case 'RestElement':
         return `...${this.pattern(p.argument)}`;
       case 'ArrayPattern':
@@ -439,6 +456,19 @@ class Instrumenter {
         return this.text(p);
     }
   }
+
+  /** The label of a name bound by a destructuring pattern, from the destructured value and its label. */
+  private shadowAt(name: string, path: (string | number)[], pattern: Node, label: string, value: string): string {
+    const last = path[path.length - 1];
+    if (typeof last === 'string' && last.startsWith('...')) {
+      const from = last === '...' ? -1 : Number(last.slice(3));
+      return `${R}.rest(${label}, ${value}, ${JSON.stringify(path.slice(0, -1))}, ${name}, ${from})`;
+    }
+    const dflt = this.defaultSites.get(defaultOf(pattern, name) as Node) ?? 0;
+    return `${R}.path(${label}, ${value}, ${JSON.stringify(path)}, ${dflt}, ${name})`;
+  }
+
+  private readonly defaultSites = new Map<Node, number>();
 
   /** A member expression as an assignment target inside a pattern: object and key rewritten, no read. */
   private memberTarget(m: Node): string {
@@ -469,12 +499,15 @@ class Instrumenter {
           if (p.type === 'Identifier') prologue += `var ${SHADOW(p.name)} = ${frame}.labels[${i}] | 0;`;
           else {
             const target = p.type === 'AssignmentPattern' ? p.left : p;
-            if (target.type === 'Identifier') prologue += `var ${SHADOW(target.name)} = ${frame}.labels[${i}] | 0;`;
+            const dflt = p.type === 'AssignmentPattern' ? this.defaultSites.get(p) ?? 0 : 0;
+            const argLabel = `${R}.argLabel(${frame}, ${i}, ${dflt})`;
+            const argValue = `${R}.argValue(${frame}, ${i}, ${dflt})`;
+            if (target.type === 'Identifier') prologue += `var ${SHADOW(target.name)} = ${argLabel};`;
             else if (target.type === 'RestElement') {
               if (target.argument.type === 'Identifier') prologue += `var ${SHADOW(target.argument.name)} = ${R}.restLabel(${frame}, ${i}, ${target.argument.name});`;
             } else {
               const paths = patternPaths(target);
-              if (paths.length) prologue += `var ${paths.map(([name, path]) => `${SHADOW(name)} = ${R}.path(${frame}.labels[${i}] | 0, ${frame}.args[${i}], ${JSON.stringify(path)})`).join(', ')};`;
+              if (paths.length) prologue += `var ${paths.map(([name, path]) => `${SHADOW(name)} = ${this.shadowAt(name, path, target, argLabel, argValue)}`).join(', ')};`;
             }
           }
         });
@@ -576,9 +609,10 @@ class Instrumenter {
         let out = '`';
         e.quasis.forEach((q: Node, i: number) => {
           out += this.src.slice(q.start, q.end);
-          if (i < e.expressions.length) out += `\${${R}.part(${this.expr(e.expressions[i])})}`;
+          if (i < e.expressions.length) out += `\${${R}.tpart(${this.expr(e.expressions[i])})}`;
         });
-        return `${R}.template(${s}, ${e.expressions.length}, ${out}\`)`;
+        const quasiLengths = e.quasis.map((q: Node) => (q.value.cooked ?? '').length);
+        return `${R}.template(${s}, ${JSON.stringify(quasiLengths)}, ${out}\`)`;
       }
       case 'TaggedTemplateExpression': {
         let out = this.text(e.tag) + '`';
@@ -646,7 +680,7 @@ class Instrumenter {
         return `${R}.awaited(${s}, (${t} = ${this.expr(e.argument)}, ${tl} = ${R}.L, await ${t}), ${tl}, ${t})`;
       }
       case 'YieldExpression':
-        return `(${R}.L = 0, yield${e.delegate ? '*' : ''}${e.argument ? ' ' + this.expr(e.argument) : ''})`;
+        return `(${R}.L = 0, yield${e.delegate ? '*' : ''}${e.argument ? ` ${e.delegate ? this.expr(e.argument) : `${R}.out(${this.expr(e.argument)})`}` : ''})`;
       case 'ImportExpression':
         return `(${R}.L = 0, ${this.splice(e)})`;
       case 'ParenthesizedExpression':
@@ -671,11 +705,26 @@ class Instrumenter {
     return this.expr(e);
   }
 
+  private readonly importNamespaces = new Map<Node, string>();
+
+  private namespaceFor(st: Node): string {
+    let ns = this.importNamespaces.get(st);
+    if (!ns) this.importNamespaces.set(st, (ns = `__$pns${this.importNamespaces.size}`));
+    return ns;
+  }
+
+  /** An import of the program's own module (a relative or absolute specifier, no import attributes). */
+  private userImport(st: Node): boolean {
+    const spec = String(st.source.value);
+    return (spec.startsWith('.') || spec.startsWith('/') || spec.startsWith('file:')) && !(st.attributes && st.attributes.length) && st.importKind !== 'type';
+  }
+
   private identifier(e: Node): string {
     const name = e.name as string;
     if (name === 'undefined') return `(${R}.L = 0, undefined)`;
     const b = this.scope.lookup(name);
     if (b?.shadow) return `(${R}.L = ${SHADOW(name)}, ${name})`;
+    if (b?.ns && b.imported) return `(${R}.L = ${b.ns}[${JSON.stringify(SHADOW(b.imported))}] | 0, ${name})`;
     return `(${R}.L = 0, ${name})`;
   }
 
@@ -803,7 +852,7 @@ class Instrumenter {
     const t = this.temp();
     const tl = this.temp();
     const paths = patternPaths(left).filter(([n]) => this.scope.lookup(n)?.shadow);
-    const shadows = paths.map(([name, path]) => `${SHADOW(name)} = ${R}.path(${tl}, ${t}, ${JSON.stringify(path)})`);
+    const shadows = paths.map(([name, path]) => `${SHADOW(name)} = ${this.shadowAt(name, path, left, tl, t)}`);
     return `(${t} = ${this.expr(e.right)}, ${tl} = ${R}.L, ${this.pattern(left)} = ${t}${shadows.length ? ', ' + shadows.join(', ') : ''}, ${R}.L = ${tl}, ${t})`;
   }
 
@@ -957,6 +1006,25 @@ export function children(node: Node): Node[] {
   // shorthand properties share one node for key and value
   const seen = new Set<Node>();
   return out.filter((n) => (seen.has(n) ? false : (seen.add(n), true))).sort((a, b) => a.start - b.start || b.end - a.end).filter((n, i, arr) => i === 0 || n.start >= arr[i - 1]!.end);
+}
+
+/** The AssignmentPattern giving `name` its default value inside a pattern, if any. */
+function defaultOf(p: Node | null, name: string): Node | null {
+  if (!p) return null;
+  switch (p.type) {
+    case 'AssignmentPattern':
+      return p.left.type === 'Identifier' && p.left.name === name ? p : defaultOf(p.left, name);
+    case 'RestElement':
+      return defaultOf(p.argument, name);
+    case 'ArrayPattern':
+      for (const e of p.elements) { const d = defaultOf(e, name); if (d) return d; }
+      return null;
+    case 'ObjectPattern':
+      for (const prop of p.properties) { const d = defaultOf(prop.type === 'RestElement' ? prop.argument : prop.value, name); if (d) return d; }
+      return null;
+    default:
+      return null;
+  }
 }
 
 export function patternNames(p: Node | null): string[] {

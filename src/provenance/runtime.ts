@@ -94,6 +94,10 @@ export class ProvenanceRuntime {
   private randomCount = 0;
   private readonly internalSite: Map<string, number> = new Map();
   readonly notes = new Set<string>();
+  /** Labelled primitives that instrumented code handed to code it does not instrument (a stream, a timer, resolve). */
+  private readonly outbound = new Map<unknown, number>();
+  /** resolve/reject functions of promises constructed by instrumented code. */
+  private readonly resolvers = new WeakMap<object, number>();
   // probe
   hits = 0;
   private snapshot: Snapshot | null = null;
@@ -176,12 +180,19 @@ export class ProvenanceRuntime {
       return v;
     }
     this.L = this.arena.node2(site, 0, v, la, lb);
-    if (typeof v === 'string' && la && lb) this.concatLengths.set(this.L, [String(a).length, String(b).length, la, lb]);
+    if (typeof v === 'string' && typeof a !== 'object' && typeof b !== 'object') this.concats.set(this.L, { lengths: [String(a).length, String(b).length], labels: [la, lb] });
     return v;
   }
 
-  /** String concatenations: the lengths of their parts, to map character ranges back to inputs. */
-  private readonly concatLengths = new Map<number, number[]>();
+  /** String concatenations: the lengths and labels of their parts, to map character ranges back to inputs. */
+  private readonly concats = new Map<number, { lengths: number[]; labels: number[] }>();
+  private readonly templateLengths: number[] = [];
+
+  tpart<T>(v: T): T {
+    this.parts.push(this.L);
+    this.templateLengths.push(v !== null && typeof v === 'object' ? -1 : typeof v === 'symbol' ? -1 : String(v).length);
+    return v;
+  }
 
   unary(site: number, v: any, l: number): unknown {
     let r: unknown;
@@ -203,11 +214,26 @@ export class ProvenanceRuntime {
     return this.L;
   }
 
-  template(site: number, n: number, s: string): string {
+  template(site: number, quasiLengths: number[], s: string): string {
+    const n = quasiLengths.length - 1;
     const labels = this.parts.splice(this.parts.length - n, n);
+    const lengths = this.templateLengths.splice(this.templateLengths.length - n, n);
     let any = false;
     for (const l of labels) if (l) any = true;
     this.L = any ? this.arena.node(site, 0, s, labels) : 0;
+    if (any && !lengths.includes(-1)) {
+      const all: number[] = [];
+      const alls: number[] = [];
+      quasiLengths.forEach((q, i) => {
+        all.push(q);
+        alls.push(0);
+        if (i < n) {
+          all.push(lengths[i]!);
+          alls.push(labels[i]!);
+        }
+      });
+      this.concats.set(this.L, { lengths: all, labels: alls });
+    }
     return s;
   }
 
@@ -270,6 +296,7 @@ export class ProvenanceRuntime {
       const own = m?.get(key);
       if (own !== undefined) return own;
       if (o === process.env && typeof key === 'string') return this.envLabel(key, v);
+      if (typeof key === 'string' && (o as any)[Symbol.toStringTag] === 'Module') return ((o as any)[`${key}$$L`] as number) | 0;
       const json = this.jsonBases.get(o as object);
       if (json && typeof key === 'string') return this.jsonChild(o as object, json, key, v);
       const sql = this.sqlRows.get(o as object);
@@ -326,7 +353,17 @@ export class ProvenanceRuntime {
 
   set(site: number, o: any, _lo: number, k: any, v: unknown): unknown {
     const l = this.L;
-    o[k] = v;
+    // a setter or a Proxy trap we instrumented receives the value as its argument
+    const f = newFrame(site, undefined, o, 0, false);
+    f.args.push(v);
+    f.labels.push(l);
+    this.frames.push(f);
+    try {
+      o[k] = v;
+    } finally {
+      const i = this.frames.lastIndexOf(f);
+      if (i >= 0) this.frames.length = i;
+    }
     const c = l ? this.arena.node1(site, F_COPY, v, l) : 0;
     this.setProp(o, k, c);
     this.L = c;
@@ -452,18 +489,60 @@ export class ProvenanceRuntime {
     return base;
   }
 
-  path(label: number, value: unknown, path: (string | number)[]): number {
+  path(label: number, value: unknown, path: (string | number)[], dflt = 0, bound?: unknown): number {
     let l = label;
     let v: any = value;
     for (const key of path) {
-      if (typeof key === 'string' && key.startsWith('...')) return l;
       if (key === '?') return l;
+      if (v === null || v === undefined) return 0;
+      if (typeof key === 'number' && !Array.isArray(v) && typeof v === 'object') {
+        // array destructuring of another iterable: a Set's element, else what the bound value is
+        if (v instanceof Set) return this.mapEntries.get(v)?.get(bound) ?? this.foreignLabel(bound);
+        return this.foreignLabel(bound);
+      }
+      const next = v[key];
+      l = this.propLabel(this.internal(`.${key}`), v, l, key, next);
+      v = next;
+    }
+    if (v === undefined && dflt) return this.defaults.get(dflt)?.label ?? 0;
+    return l;
+  }
+
+  /** The value and label of a default expression that was evaluated, by site. */
+  private readonly defaults = new Map<number, { label: number; value: unknown }>();
+
+  dflt<T>(site: number, v: T): T {
+    this.defaults.set(site, { label: this.L, value: v });
+    return v;
+  }
+
+  argLabel(frame: Frame, i: number, dflt: number): number {
+    if (frame.args[i] === undefined && dflt) return this.defaults.get(dflt)?.label ?? 0;
+    return frame.labels[i] ?? 0;
+  }
+
+  argValue(frame: Frame, i: number, dflt: number): unknown {
+    if (frame.args[i] === undefined && dflt) return this.defaults.get(dflt)?.value;
+    return frame.args[i];
+  }
+
+  /** A rest element: the rest object or array gets the shadows of what it took from the source. */
+  rest(label: number, value: unknown, prefix: (string | number)[], restValue: unknown, from: number): number {
+    let l = label;
+    let v: any = value;
+    for (const key of prefix) {
       if (v === null || v === undefined) return 0;
       const next = v[key];
       l = this.propLabel(this.internal(`.${key}`), v, l, key, next);
       v = next;
     }
-    return l;
+    if (!restValue || typeof restValue !== 'object' || v === null || v === undefined) return 0;
+    if (from >= 0 && Array.isArray(restValue)) {
+      for (let j = 0; j < restValue.length; j++) this.setProp(restValue, String(j), this.elementLabel(v, from + j, l));
+    } else {
+      for (const k of Object.keys(restValue)) this.setProp(restValue, k, this.propLabel(this.internal(`.${k}`), v, l, k, v[k]));
+    }
+    return 0;
   }
 
   restLabel(frame: Frame, i: number, arr: unknown[]): number {
@@ -549,7 +628,10 @@ export class ProvenanceRuntime {
     const f = newFrame(site, undefined, undefined, 0, false);
     f.entered = true;
     // Called by something that is not instrumented: a built-in we model, a scheduled callback, a library.
-    if (top && !top.entered) this.callbackLabels(top, f, params);
+    if (top && !top.entered && top.fn === Promise) {
+      const node = ((top as any).promiseNode ??= this.arena.deferred(top.site, undefined));
+      if (typeof params[0] === 'function') this.resolvers.set(params[0], node);
+    } else if (top && !top.entered) this.callbackLabels(top, f, params);
     else {
       const pending = this.pendingCallbacks.get(site);
       if (pending?.length) {
@@ -638,6 +720,7 @@ export class ProvenanceRuntime {
     this.lastReturnValue = v;
     this.lastReturnLabel = this.L;
     if (frame.deferred) this.arena.fill(frame.deferred, this.L);
+    if (frame.site < 0) this.sendOut(v, this.L);
     if (frame.acc === -1) {
       const parent = (frame as any).parent as Frame;
       parent.returns!.push(this.L);
@@ -689,16 +772,37 @@ export class ProvenanceRuntime {
     const recv = f.recv;
     const inputs = this.inputsSince(f.inputMark, v);
     if (inputs >= 0) return inputs;
+    for (let i = 0; i < f.args.length; i++) if (f.labels[i] || (f.args[i] && typeof f.args[i] === 'object')) this.sendOut(f.args[i], f.labels[i]!);
+    const resolving = typeof f.fn === 'function' ? this.resolvers.get(f.fn) : undefined;
+    if (resolving) {
+      this.arena.fill(resolving, f.labels[0] ?? 0);
+      return 0;
+    }
     // ---- functions of the global object ----
     if (!f.method) {
       if (NUMBER_FUNCTIONS.has(name) && f.fn === (globalThis as any)[name]) return this.derived(site, v, f.labels[0] ?? 0, `${name}()`);
       if (name === 'setTimeout' || name === 'setInterval' || name === 'setImmediate' || name === 'queueMicrotask') {
         const cb = f.args[0] as object;
         const extra = name === 'setTimeout' || name === 'setInterval' ? f.labels.slice(2) : f.labels.slice(1);
+        const resolves = typeof cb === 'function' ? this.resolvers.get(cb) : undefined;
+        if (resolves) this.arena.fill(resolves, extra[0] ?? 0);
         this.expectCallback(cb, extra, 0);
         return 0;
       }
-      if (typeof f.fn === 'function' && this.isPromiseConstructor(f.fn)) return 0;
+      if (f.fn === Promise && v instanceof Promise) return (f as any).promiseNode ?? 0;
+      if ((v instanceof Map || v instanceof Set) && (f.fn === Map || f.fn === Set) && Array.isArray(f.args[0])) {
+        const src = f.args[0] as unknown[];
+        const entries = new Map<unknown, number>();
+        src.forEach((entry, i) => {
+          const el = this.elementLabel(src, i, f.labels[0] ?? 0);
+          if (v instanceof Map) {
+            const l = Array.isArray(entry) ? this.elementLabel(entry, 1, el) : 0;
+            if (l) entries.set((entry as unknown[])[0], l);
+          } else if (el) entries.set(entry, el);
+        });
+        this.mapEntries.set(v, entries);
+        return 0;
+      }
     }
     // ---- methods ----
     if (f.method) {
@@ -724,6 +828,11 @@ export class ProvenanceRuntime {
         if (l !== null) return l;
       }
       if (recv instanceof Map || recv instanceof Set) return this.collectionModel(site, recv, name, f, v);
+      if (recv instanceof RegExp && (name === 'exec' || name === 'test') && typeof f.args[0] === 'string') {
+        if (name === 'test') return this.derivedAll(site, v, [f.labels[0] ?? 0], '.test()');
+        if (Array.isArray(v)) this.labelMatch(site, f.args[0] as string, f.labels[0] ?? 0, v as RegExpExecArray);
+        return 0;
+      }
       if (recv instanceof Promise) return this.promiseModel(site, recv, name, f, v);
       if (Buffer.isBuffer(recv) && name === 'toString') {
         const l = this.derived(site, v, f.recvLabel, '.toString()');
@@ -846,17 +955,8 @@ export class ProvenanceRuntime {
       }
       return 0;
     }
-    if ((name === 'match' || name === 'matchAll' || name === 'exec') && v && typeof v === 'object') {
-      if (f.recvLabel && Array.isArray(v)) {
-        const m = v as RegExpMatchArray;
-        m.forEach((g, i) => {
-          if (g === undefined) return;
-          const start = m.index !== undefined ? s.indexOf(g, m.index) : -1;
-          const label = start >= 0 ? this.rangeLabel(site, f.recvLabel, start, start + g.length, g) : arena.node1(site, 0, g, f.recvLabel);
-          this.shadow(v).set(String(i), label);
-        });
-        if (m.groups) for (const [k, g] of Object.entries(m.groups)) if (g !== undefined) this.shadow(m.groups).set(k, arena.node1(site, 0, g, f.recvLabel));
-      }
+    if ((name === 'match' || name === 'matchAll') && v && typeof v === 'object') {
+      if (f.recvLabel && Array.isArray(v)) this.labelMatch(site, s, f.recvLabel, v as RegExpMatchArray);
       return 0;
     }
     if ((name === 'slice' || name === 'substring' || name === 'substr') && typeof v === 'string' && f.recvLabel) {
@@ -866,11 +966,65 @@ export class ProvenanceRuntime {
       const l = this.rangeLabel(site, f.recvLabel, start, start + v.length, v);
       return f.labels.some((x) => x) ? arena.node(site, 0, v, [l, ...f.labels]) : l;
     }
+    if (name === 'replace' && typeof v === 'string' && typeof f.args[1] === 'string' && !/\$/.test(f.args[1] as string)) {
+      // one replacement: the characters before and after the match keep their own lineage
+      const pattern = f.args[0];
+      let at = -1;
+      let len = 0;
+      if (typeof pattern === 'string') {
+        at = s.indexOf(pattern);
+        len = pattern.length;
+      } else if (pattern instanceof RegExp && !pattern.global) {
+        const m = new RegExp(pattern.source, pattern.flags.replace('y', '')).exec(s);
+        if (m) {
+          at = m.index;
+          len = m[0].length;
+        }
+      }
+      if (at >= 0) {
+        const replacement = f.args[1] as string;
+        const pieces = [
+          { len: at, label: this.rangeLabel(site, f.recvLabel, 0, at, v) },
+          { len: replacement.length, label: f.labels[1] ?? 0 },
+          { len: s.length - at - len, label: this.rangeLabel(site, f.recvLabel, at + len, s.length, v) },
+        ];
+        const labels = pieces.filter((p) => p.len > 0).map((p) => p.label);
+        if (!labels.some((x) => x)) return 0;
+        const out = arena.node(site, 0, v, labels);
+        this.concats.set(out, { lengths: pieces.map((p) => p.len), labels: pieces.map((p) => p.label) });
+        this.arena.opNames.set(out, '.replace()');
+        return out;
+      }
+    }
     if (name === 'replace' || name === 'replaceAll') return this.derivedAll(site, v, [f.recvLabel, ...f.labels], name);
     if (STRING_METHODS.has(name) || name === 'includes' || name === 'startsWith' || name === 'endsWith' || name === 'indexOf' || name === 'search' || name === 'localeCompare' || name === 'length') {
       return this.derivedAll(site, v, [f.recvLabel, ...f.labels], name);
     }
     return this.derivedAll(site, v, [f.recvLabel, ...f.labels], name);
+  }
+
+  /** A regular expression match: each group gets the lineage of the characters it matched (found after the match's start). */
+  private labelMatch(site: number, s: string, label: number, m: RegExpMatchArray): void {
+    if (!label) return;
+    const base = m.index ?? 0;
+    const rangeOf = (g: string, from: number) => {
+      const start = s.indexOf(g, from);
+      return start >= 0 ? this.rangeLabel(site, label, start, start + g.length, g) : this.arena.node1(site, 0, g, label);
+    };
+    let cursor = base;
+    m.forEach((g, i) => {
+      if (g === undefined) return;
+      const l = rangeOf(g, i === 0 ? base : cursor);
+      if (i > 0) cursor = Math.max(cursor, s.indexOf(g, cursor) + g.length);
+      this.shadow(m).set(String(i), l);
+    });
+    if (m.groups) {
+      for (const [k, g] of Object.entries(m.groups)) {
+        if (g === undefined) continue;
+        const i = m.findIndex((x, j) => j > 0 && x === g);
+        this.shadow(m.groups).set(k, i > 0 ? this.shadow(m).get(String(i))! : rangeOf(g, base));
+      }
+    }
   }
 
   private arrayModel(site: number, arr: unknown[], name: string, f: Frame, v: unknown): number | null {
@@ -955,7 +1109,19 @@ export class ProvenanceRuntime {
         return 0;
       case 'join': {
         const labels = arr.map((_, i) => this.elementLabel(arr, i, rl));
-        return labels.some((x) => x) ? arena.node(site, 0, v, labels) : 0;
+        if (!labels.some((x) => x)) return 0;
+        const out = arena.node(site, 0, v, labels);
+        const sep = f.args[0] === undefined ? ',' : String(f.args[0]);
+        const lengths: number[] = [];
+        const parts: number[] = [];
+        arr.forEach((el, i) => {
+          if (i > 0) { lengths.push(sep.length); parts.push(f.labels[0] ?? 0); }
+          lengths.push(el === null || el === undefined ? 0 : typeof el === 'object' ? -1 : String(el).length);
+          parts.push(labels[i]!);
+        });
+        if (!lengths.includes(-1)) this.concats.set(out, { lengths, labels: parts });
+        this.arena.opNames.set(out, '.join()');
+        return out;
       }
       case 'at':
       case 'indexOf':
@@ -1023,7 +1189,10 @@ export class ProvenanceRuntime {
       const d = v instanceof Promise ? this.arena.deferred(site, v) : 0;
       const onFulfilled = f.args[0];
       const onRejected = name === 'then' ? f.args[1] : name === 'catch' ? f.args[0] : undefined;
-      if (name !== 'catch' && typeof onFulfilled === 'function') this.expectCallback(onFulfilled, name === 'finally' ? [] : [pl], d);
+      if (name !== 'catch' && typeof onFulfilled === 'function') {
+        if (this.fnSites.has(onFulfilled)) this.expectCallback(onFulfilled, name === 'finally' ? [] : [pl], d);
+        else if (d) this.arena.fill(d, pl); // a built-in (Number, String): the value goes through it
+      }
       if (typeof onRejected === 'function' && onRejected !== onFulfilled) this.expectCallback(onRejected, [pl], d);
       if (d && name === 'finally') this.arena.fill(d, pl);
       return d;
@@ -1060,7 +1229,7 @@ export class ProvenanceRuntime {
     let label = p instanceof Promise ? this.promiseLabels.get(p) ?? l : l;
     if (Array.isArray(v) && p instanceof Promise) {
       const els = this.promiseElements.get(p);
-      if (els) els.forEach((el, i) => this.setProp(v, String(i), el));
+      if (els) els.forEach((el, i) => this.setProp(v, String(i), el || this.foreignLabel((v as unknown[])[i])));
     }
     const foreign = this.foreignLabel(v);
     if (foreign && foreign !== label) label = label ? this.arena.node2(site, 0, v, foreign, label) : foreign;
@@ -1168,6 +1337,32 @@ export class ProvenanceRuntime {
   }
 
   /** The label of an input that arrived during a call and is what it returned, or -1. */
+  /** A value leaves instrumented code through a channel we cannot follow (yield): remember its label by value. */
+  out<T>(v: T): T {
+    this.sendOut(v, this.L);
+    return v;
+  }
+
+  private sendOut(v: unknown, label: number): void {
+    if (v && typeof v === 'object') {
+      const m = this.props.get(v);
+      if (m) {
+        let n = 0;
+        for (const [k, l] of m) {
+          if (n++ > 100) break;
+          const x = (v as any)[k];
+          if (typeof x === 'string' || typeof x === 'number') this.sendOut(x, l);
+        }
+      }
+    }
+    if (!label) return;
+    if (typeof v === 'string' || typeof v === 'number' || typeof v === 'bigint') {
+      this.outbound.delete(v);
+      this.outbound.set(v, label);
+      if (this.outbound.size > 2048) this.outbound.delete(this.outbound.keys().next().value);
+    } else if (v && typeof v === 'object' && !this.bases.has(v)) this.bases.set(v, label);
+  }
+
   private inputsSince(mark: number, v: unknown): number {
     if (this.inputSeq === mark) return -1;
     const found: number[] = [];
@@ -1197,6 +1392,8 @@ export class ProvenanceRuntime {
       }
       return 0;
     }
+    const out = this.outbound.get(v);
+    if (out) return out;
     if (typeof v === 'string') {
       const known = this.inputStrings.get(v);
       if (known) return known;
@@ -1259,7 +1456,10 @@ export class ProvenanceRuntime {
     const path = Array.isArray(o) ? `${base.path}[${key}]` : /^[A-Za-z_$][\w$]*$/.test(key) ? `${base.path}.${key}` : `${base.path}[${JSON.stringify(key)}]`;
     let l: number;
     if (v && typeof v === 'object') {
-      l = base.origin ? this.arena.origin(this.internal('input'), v, { ...base.origin, jsonPath: path }) : this.arena.node1(this.internal(`JSON ${path}`), 0, v, base.label);
+      const r = base.ranges?.get(path);
+      l = base.origin
+        ? this.arena.origin(this.internal('input'), v, { ...base.origin, jsonPath: path })
+        : this.arena.node1(this.internal(`JSON.parse ${path}`), 0, v, r ? this.rangeLabel(this.internal(`JSON ${path}`), base.label, r[0], r[1], v) : base.label);
       this.jsonBases.set(v, { ...base, path });
     } else if (base.origin) {
       const r = base.ranges?.get(path);
@@ -1276,14 +1476,32 @@ export class ProvenanceRuntime {
 
   /** The label of characters [start, end) of a string whose label is `label`: through concatenations to their parts. */
   rangeLabel(site: number, label: number, start: number, end: number, v: unknown): number {
-    const parts = this.concatLengths.get(label);
-    if (parts) {
-      const [la, lb, a, b] = parts as [number, number, number, number];
-      void lb;
-      if (end <= la) return this.rangeLabel(site, a, start, end, v);
-      if (start >= la) return this.rangeLabel(site, b, start - la, end - la, v);
-      return this.arena.node2(site, 0, v, this.rangeLabel(site, a, start, la, v), this.rangeLabel(site, b, 0, end - la, v));
+    if (label === 0) return 0;
+    // through plain copies to the operation that made the string
+    let at = label;
+    while (this.arena.flags[at]! & F_COPY) {
+      const ins = this.arena.inputs(at);
+      if (ins.length !== 1) break;
+      at = ins[0]!;
     }
+    const parts = this.concats.get(at);
+    if (parts) {
+      const inside: number[] = [];
+      let offset = 0;
+      for (let i = 0; i < parts.lengths.length; i++) {
+        const len = parts.lengths[i]!;
+        const from = Math.max(start, offset);
+        const to = Math.min(end, offset + len);
+        if (from < to || (len === 0 && start === offset && end === offset)) {
+          const l = parts.labels[i]!;
+          if (l) inside.push(this.rangeLabel(site, l, from - offset, to - offset, v));
+        }
+        offset += len;
+      }
+      if (inside.length === 1) return inside[0]!;
+      return inside.length ? this.arena.node(site, 0, v, inside) : 0;
+    }
+    label = at;
     const origin = this.arena.origins.get(label);
     if (origin && origin.kind !== 'literal') {
       const base = origin.range ? origin.range[0] : 0;
