@@ -602,6 +602,51 @@ server.listen(0, '127.0.0.1', () => console.log('listening', server.address().po
     assert.deepEqual([...events1!].filter((e) => events2!.has(e)), [], 'the two hits share no recorded input');
   });
 
+  const expressServer = `
+import express from 'express';
+const waiting = [];
+function bothArrived() {
+  return new Promise((resolve) => {
+    waiting.push(resolve);
+    if (waiting.length === 2) for (const release of waiting) release();
+  });
+}
+let served = 0;
+const app = express();
+app.use(express.json());
+app.post('/order', async (req, res) => {
+  const { price, qty } = req.body;
+  await bothArrived();
+  const total = price * qty;
+  res.json({ total }); // @at
+  if (++served === 2) server.close();
+});
+const server = app.listen(0, '127.0.0.1', () => console.log('listening', server.address().port));
+`;
+
+  test('two interleaved requests through an Express handler with express.json(): each total comes from its own body', async () => {
+    const dir = libraryWorkdir({ 'app.mjs': expressServer }, 'retrace-why-');
+    const server = await startServer(dir, 'app.mjs');
+    const replies = await Promise.all([
+      request(server.port, 'POST', '/order', { price: 10101, qty: 3 }),
+      request(server.port, 'POST', '/order', { price: 20202, qty: 4 }),
+    ]);
+    assert.deepEqual(replies.map((r) => r.body), ['{"total":30303}', '{"total":80808}']);
+    const rec = await server.done;
+    assert.equal(rec.status, 0, describeRun(rec));
+
+    const here = at('app.mjs', expressServer);
+    const answers = await Promise.all([1, 2].map((hit) => whyAsync(dir, here, 'total', { hit })));
+    assert.deepEqual(answers.map((a) => a.value).sort(), ['30303', '80808'], answers.map((a) => renderTree(a)).join('\n'));
+    for (const answer of answers) {
+      assertIncludes(answer, { kind: 'http.request', detail: /\$\.price/, label: 'the request body at $.price' });
+      assertIncludes(answer, { kind: 'http.request', detail: /\$\.qty/, label: 'the request body at $.qty' });
+      for (const v of answer.value === '30303' ? ['20202', '80808'] : ['10101', '30303']) assertNoValueContaining(answer, v);
+    }
+    const [events1, events2] = answers.map((a) => originEvents(a, 'http.request'));
+    assert.deepEqual([...events1!].filter((e) => events2!.has(e)), [], 'the two hits share no recorded input');
+  });
+
   // The first request fills a cache; the second reuses the cached rate. The memoized value's
   // lineage goes back to the first request's body, and only that part of it.
   const memoServer = `
