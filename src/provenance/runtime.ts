@@ -175,12 +175,19 @@ export class ProvenanceRuntime {
       case 'instanceof': v = a instanceof b; break;
       default: throw new Error(`retrace: unknown operator ${this.siteOp[site]}`);
     }
+    if (typeof v === 'string') {
+      // a Buffer from code we do not instrument, appended to a string: find its bytes among the inputs
+      if (la === 0 && Buffer.isBuffer(a)) la = this.foreignLabel(a);
+      if (lb === 0 && Buffer.isBuffer(b)) lb = this.foreignLabel(b);
+    }
     if (la === 0 && lb === 0) {
       this.L = 0;
       return v;
     }
     this.L = this.arena.node2(site, 0, v, la, lb);
-    if (typeof v === 'string' && typeof a !== 'object' && typeof b !== 'object') this.concats.set(this.L, { lengths: [String(a).length, String(b).length], labels: [la, lb] });
+    if (typeof v === 'string' && (typeof a !== 'object' || Buffer.isBuffer(a)) && (typeof b !== 'object' || Buffer.isBuffer(b))) {
+      this.concats.set(this.L, { lengths: [String(a).length, String(b).length], labels: [la, lb] });
+    }
     return v;
   }
 
@@ -1390,6 +1397,12 @@ export class ProvenanceRuntime {
         this.labelPgResult(v as any);
         return 0;
       }
+      // bytes a library cut out of a recorded chunk (an HTTP body through the parser)
+      if (Buffer.isBuffer(v) && v.length >= 4) {
+        const l = this.matchContent(v);
+        if (l) this.inputObjects.set(v, l);
+        return l;
+      }
       return 0;
     }
     const out = this.outbound.get(v);
@@ -1404,23 +1417,26 @@ export class ProvenanceRuntime {
 
   /** Finds a string among the recent recorded bytes: the input it was decoded from. */
   private readonly matchCache = new Map<string, number>();
-  matchContent(s: string): number {
+  matchContent(s: string | Buffer): number {
     if (this.chunks.length === 0) return 0;
-    const cached = this.matchCache.get(s);
+    const cached = typeof s === 'string' ? this.matchCache.get(s) : undefined;
     if (cached !== undefined) return cached;
     let result = 0;
-    const needle = Buffer.from(s.length > 4096 ? s.slice(0, 4096) : s, 'utf8');
+    const needle = typeof s === 'string' ? Buffer.from(s.length > 4096 ? s.slice(0, 4096) : s, 'utf8') : s.subarray(0, 4096);
     for (let i = this.chunks.length - 1; i >= 0 && i >= this.chunks.length - 512; i--) {
       const c = this.chunks[i]!;
       const at = c.bytes.indexOf(needle);
       if (at >= 0) {
         const base = this.arena.origins.get(c.label)!;
-        result = this.arena.origin(this.internal('input'), s, { ...base, range: [at, at + Buffer.byteLength(s)] }, s.length > 4096 ? F_MATCHED | F_IMPRECISE : F_MATCHED);
+        const len = typeof s === 'string' ? Buffer.byteLength(s) : s.length;
+        result = this.arena.origin(this.internal('input'), s, { ...base, range: [at, at + len] }, s.length > 4096 ? F_MATCHED | F_IMPRECISE : F_MATCHED);
         break;
       }
     }
-    if (this.matchCache.size > 2048) this.matchCache.clear();
-    this.matchCache.set(s, result);
+    if (typeof s === 'string') {
+      if (this.matchCache.size > 2048) this.matchCache.clear();
+      this.matchCache.set(s, result);
+    }
     return result;
   }
 
@@ -1468,7 +1484,12 @@ export class ProvenanceRuntime {
     } else {
       const r = base.ranges?.get(path);
       const src = r ? this.rangeLabel(this.internal(`JSON ${path}`), base.label, r[0], r[1], v) : base.label;
-      l = this.arena.node1(this.internal(`JSON.parse ${path}`), 0, v, src);
+      const narrowed = this.arena.origins.get(src);
+      if (narrowed && narrowed.kind !== 'literal' && src !== base.label) {
+        // the member's characters are all from one input: the leaf names its JSON path
+        narrowed.jsonPath = path;
+        l = src;
+      } else l = this.arena.node1(this.internal(`JSON.parse ${path}`), 0, v, src);
     }
     this.shadow(o).set(key, l);
     return l;
