@@ -28,13 +28,18 @@ const ctl = new Int32Array(ctlBuffer);
  * tried again.
  */
 const SKIP_AFTER_POOR = 16;
+/**
+ * Only a large chunk says how well the stream compresses: the small chunks of a quiet program
+ * (flushed every 200 ms) deflate worse for lack of context, and cost little to deflate anyway.
+ */
+const JUDGED_BYTES = 32 << 10;
 let skip = 0;
 
 function writeChunk(type: ChunkType, raw: Uint8Array): void {
   const compress = level > 0 && !(type === ChunkType.Events && skip > 0);
   if (type === ChunkType.Events && skip > 0) skip--;
   const framed = frameChunk(type, raw, compress ? level : 0, zlib.deflateRawSync);
-  if (compress && type === ChunkType.Events && framed.length - CHUNK_HEADER_SIZE > raw.length - (raw.length >> 2)) skip = SKIP_AFTER_POOR;
+  if (compress && type === ChunkType.Events && raw.length >= JUDGED_BYTES && framed.length - CHUNK_HEADER_SIZE > raw.length - (raw.length >> 2)) skip = SKIP_AFTER_POOR;
   writeFully(fd, framed, fs.writeSync);
 }
 
