@@ -313,6 +313,8 @@ function serverSummary(s) {
     recordedRps: median(s.recorded.map((r) => r.rps)),
     rpsRatio: rps,
     rpsRatioPerRound: perRound,
+    rpsRatios: s.plain.map((p, i) => s.recorded[i].rps / p.rps),
+    cpuRatio: ratio(median(s.recorded.map((r) => r.cpuUsPerRequest)), median(s.plain.map((r) => r.cpuUsPerRequest))),
     plainP50: median(s.plain.map((r) => r.p50)),
     recordedP50: median(s.recorded.map((r) => r.p50)),
     plainP99: median(s.plain.map((r) => r.p99)),
@@ -336,6 +338,36 @@ function serverSummary(s) {
     replayFailures: t.filter((x) => !x.replayOk).map((x) => `exit ${x.replayExit}: ${x.replayError}`),
     replayOffline: t.every((x) => x.replayOffline),
   };
+}
+
+/** What the profiles showed and what was changed because of it: prose, no figures (those are above and in the commit messages). */
+function analysis() {
+  return [
+    '## Where the time goes',
+    '',
+    'Profiles of the recorded minimal server under autocannon (`node --cpu-prof`, and `perf record` of its main thread with `--perf-basic-prof` for on-CPU samples, which ' +
+      'stay meaningful on a loaded machine where wall-clock samples do not) show no single hot spot. The extra main-thread CPU per request splits into three parts of similar size:',
+    '',
+    '1. **The HTTP server reads through JavaScript.** Unrecorded, Node\'s HTTP parser consumes an accepted socket inside C++ and no bytes reach JavaScript. ' +
+      'Recording needs the bytes, so accepted sockets are marked consumed for C++ and the parser is fed from \'data\' events: a new ArrayBuffer per read, ' +
+      '`onStreamRead`, the Readable stream machinery and `socketOnData`. This is the price of recording at the byte level and weighs most on the minimal server, whose handler does nothing.',
+    '2. **Recording proper**: the handle\'s `onread` wrapper, encoding each read and write into the event buffer (`writeValue`, a copy of the bytes), the `net.write` call wrapper ' +
+      'and the masking of the `Date` header in response heads.',
+    '3. **Kernel and allocator time** that grows with the above (more allocations, a second thread).',
+    '',
+    'Changed because of the profiles (each commit message has before/after figures):',
+    '',
+    '- The hand-off of full chunks to the writer\'s worker cost about a millisecond per 64 KiB chunk on the program\'s thread (`new Uint8Array(buffer)` takes an element-by-element path ' +
+      'for a Buffer, then `postMessage` cloned it again). Chunks now go through an 8 MiB ring of shared memory: one memcpy and an atomic counter per chunk, no message, no per-chunk ' +
+      'allocation, and bounded memory (the program waits when the worker is a full ring behind, instead of queueing copies without limit).',
+    '- The worker stores chunks that deflate cannot shrink by a quarter uncompressed for a while: deflating `Math.random` results cost the worker several times the program\'s own work ' +
+      'for a 20% saving.',
+    '- Socket events that are not recorded (\'data\', \'end\', \'drain\'...) pass the `emit` observer without a copy of their arguments.',
+    '- `Date.now`/`Math.random` events are written with one bounds check.',
+    '',
+    'Not done, and where the rest is: feeding the HTTP parser from C++ again would need recording HTTP servers at the parser rather than at the socket (a different design of the ' +
+      'network boundary); deliveries still build a small payload array per event (`[kind, inline, bytes]`), and each turn that touches a socket queues one `process.nextTick` to close its inline mark.',
+  ];
 }
 
 function report(results, started) {
@@ -368,7 +400,8 @@ function report(results, started) {
       `plain and recorded processes alternating, ${config.microRounds} round${config.microRounds === 1 ? '' : 's'}. "Added" is the median over rounds of recorded minus plain ns per call. ` +
       'Wall time counts the moments the loop was preempted by other processes; thread CPU time (`process.threadCpuUsage()`) counts what the program\'s own thread spent, ' +
       'which is what recording adds to it (the trace writer\'s worker thread compresses and writes on another core, and is counted in the servers\' CPU per request). The target is judged on thread CPU time.',
-    '- The machine is shared: other engineers run test suites on it at the same time, so absolute figures move between runs; the alternation and medians are there so that noise hits both sides alike. Expect a few percent of noise in the ratios.',
+    `- The machine is shared: other engineers ran test suites on it during this run (load average ${results.loadAtStart} at the start, ${m.load} at the end, on ${os.cpus().length} cores), so absolute figures move a lot between rounds; ` +
+      'the alternation and medians are there so that the noise hits both sides alike, and the per-round ratios are listed so that their spread shows. Server CPU per request is the steadier measure of what recording costs.',
     '',
   );
 
@@ -387,18 +420,21 @@ function report(results, started) {
   const allSmaller = servers.filter((x) => x.sum).every(({ sum }) => sum.storedOverSocket < 1);
   L.push(`| trace smaller than the bytes that crossed the boundary (stored / socket bytes < 1) | ${traceRatios.join(', ') || 'not run'} | ${traceRatios.length ? met(allSmaller) : 'not measured'} |`);
   const replayRatios = servers.filter((x) => x.sum).map(({ s, sum }) => `${s.workload.key} ${fmt(sum.replayOverRecord, 2)}`);
-  const allFaster = servers.filter((x) => x.sum).every(({ sum }) => sum.replayOverRecord < 1 && sum.replayFailures.length === 0);
-  L.push(`| replay faster than the recording took (replay / record time < 1) | ${replayRatios.join(', ') || 'not run'} | ${replayRatios.length ? met(allFaster) : 'not measured'} |`);
+  const allFaster = servers.filter((x) => x.sum).every(({ sum }) => sum.replayOverRecord < 1);
+  const failedReplays = servers.filter((x) => x.sum && x.sum.replayFailures.length > 0).map(({ s, sum }) => `${s.workload.key} (${sum.replayFailures.length} of ${s.traces.length} diverged)`);
+  const replayStatus = !replayRatios.length ? 'not measured' : failedReplays.length ? `**not met**: replay failed for ${failedReplays.join(', ')}; see Replay` : met(allFaster);
+  L.push(`| replay faster than the recording took (replay / record time < 1) | ${replayRatios.join(', ') || 'not run'} | ${replayStatus} |`);
   L.push('');
 
+  L.push(...analysis(), '');
   L.push('## Servers under load', '');
-  L.push('| workload | plain req/s | recorded req/s | ratio | ratio (median of per-round) | p50 ms plain / recorded | p99 ms plain / recorded | server CPU µs/request plain / recorded | errors |', '|---|---|---|---|---|---|---|---|---|');
+  L.push('| workload | plain req/s | recorded req/s | ratio | per-round ratios | p50 ms plain / recorded | p99 ms plain / recorded | server CPU µs/request plain / recorded | errors |', '|---|---|---|---|---|---|---|---|---|');
   for (const { s, sum } of servers) {
     if (!sum) {
       L.push(`| ${s.workload.title} | skipped: ${s.skipped} | | | | | | | |`);
       continue;
     }
-    L.push(`| ${s.workload.title} | ${fmt(sum.plainRps)} | ${fmt(sum.recordedRps)} | ${fmt(sum.rpsRatio, 3)} | ${fmt(sum.rpsRatioPerRound, 3)} | ${fmt(sum.plainP50)} / ${fmt(sum.recordedP50)} | ${fmt(sum.plainP99)} / ${fmt(sum.recordedP99)} | ${fmt(sum.plainCpu)} / ${fmt(sum.recordedCpu)} | ${sum.errors} |`);
+    L.push(`| ${s.workload.title} | ${fmt(sum.plainRps)} | ${fmt(sum.recordedRps)} | ${fmt(sum.rpsRatio, 3)} | ${sum.rpsRatios.map((x) => fmt(x, 2)).join(', ')} | ${fmt(sum.plainP50)} / ${fmt(sum.recordedP50)} | ${fmt(sum.plainP99)} / ${fmt(sum.recordedP99)} | ${fmt(sum.plainCpu)} / ${fmt(sum.recordedCpu)} | ${sum.errors} |`);
   }
   L.push('');
   L.push('## Trace size', '');
@@ -415,6 +451,9 @@ function report(results, started) {
     L.push(`| ${s.workload.key} | ${fmt(sum.events)} | ${fmt(sum.recordMs)} | ${fmt(sum.replayMs)} | ${fmt(sum.replayOverRecord, 2)} | ${sum.replayFailures.length === 0 ? 'none' : sum.replayFailures.join('; ')} |`);
   }
   L.push('');
+  if (servers.some(({ sum }) => sum?.replayFailures.length)) {
+    L.push('Replay failures are correctness problems of the network replay, not of speed; the replay time of a failed replay is the time until it stopped.', '');
+  }
   L.push('## Memory', '');
   L.push('| workload | peak RSS plain (MiB) | peak RSS recorded (MiB) | recorded / plain |', '|---|---|---|---|');
   for (const { s, sum } of servers) {
@@ -437,7 +476,7 @@ function report(results, started) {
 
 const started = new Date();
 log(`${smoke ? 'smoke' : 'full'} run: ${config.rounds} round(s) of ${config.warmup}+${config.duration} s per server; writing ${path.relative(process.cwd(), outFile) || outFile}`);
-const results = { servers: [], micro: null };
+const results = { servers: [], micro: null, loadAtStart: os.loadavg().map((x) => x.toFixed(2)).join(' ') };
 try {
   for (const w of workloads) {
     if (only && !only.includes(w.key)) continue;
