@@ -14,6 +14,7 @@ interface ChildInfo {
   sync: boolean;
   end: string;
   process: number | null;
+  processes: number[];
 }
 interface ProcessInfo {
   process: number;
@@ -351,4 +352,26 @@ console.log(process.cwd().endsWith('jobs'), fs.readFileSync('input.txt', 'utf8')
   fs.writeFileSync(path.join(dir, 'jobs/input.txt'), 'changed since\n');
   assertReplays(dir, rec);
   assertReplays(dir, { status: 0, stdout: said }, ['--process', '1']);
+});
+
+test('Node.js run by a shell child (execSync, exec of two commands) is recorded, linked to the shell and replays', () => {
+  const dir = workdir('retrace-cp-shell-');
+  writeFiles(dir, {
+    'app.mjs': `import { exec, execSync } from 'node:child_process';
+console.log('sync child says', execSync('node -p "Math.random()"', { encoding: 'utf8' }).trim());
+exec('node -p "Date.now()" && node -p "process.pid"', (err, out) => console.log('shell children said', JSON.stringify(out)));
+`,
+  });
+  assertRunsDiffer(dir);
+  const rec = recordApp(dir);
+  const processes = info(dir);
+  assert.deepEqual(processes.map((p) => [p.process, p.parent]), [[0, null], [1, 0], [2, 0], [3, 0]]);
+  assert.deepEqual(processes[0]!.children.map((c) => [c.sync, c.processes]), [[true, [1]], [false, [2, 3]]]);
+  assert.match(retrace(dir, ['info']).stdout, /pid \d+ → processes 2, 3: \/bin\/sh -c/);
+  assertReplays(dir, rec);
+  const [, said, shellSaid] = /sync child says (\S+)\nshell children said (".*")/.exec(rec.stdout)!;
+  const [time, pid] = (JSON.parse(shellSaid!) as string).trim().split('\n');
+  assertReplays(dir, { status: 0, stdout: `${said}\n` }, ['--process', '1']);
+  assertReplays(dir, { status: 0, stdout: `${time}\n` }, ['--process', '2']);
+  assertReplays(dir, { status: 0, stdout: `${pid}\n` }, ['--process', '3']);
 });

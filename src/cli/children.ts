@@ -13,8 +13,10 @@ export interface ChildInfo {
   sync: boolean;
   /** How it ended: 'exit status N', 'killed by SIG', 'failed to start (ENOENT)', 'running when the recording ended'. */
   end: string;
-  /** The recorded process it became (a Node.js child, or the Node.js process a shell child ran), if any. */
+  /** The recorded process it became (a Node.js child, or the first Node.js process a shell child ran), if any. */
   process: number | null;
+  /** Every recorded process it became or started directly (a shell running several Node.js commands). */
+  processes: number[];
 }
 
 /** Collects a process's children while `retrace info` reads its events once. */
@@ -24,7 +26,7 @@ export class ChildCollector {
 
   note(ev: TraceEvent): void {
     if (ev.kind === 'request' && ev.channel.name === SPAWN_CHANNEL) {
-      const child: ChildInfo = { pid: null, command: commandLine(ev.args as SpawnKey), sync: false, end: 'running when the recording ended', process: null };
+      const child: ChildInfo = { pid: null, command: commandLine(ev.args as SpawnKey), sync: false, end: 'running when the recording ended', process: null, processes: [] };
       this.byRequest.set(ev.reqId, child);
       this.children.push(child);
     } else if (ev.kind === 'call' && ev.channel.name === STARTED_CHANNEL) {
@@ -45,6 +47,7 @@ export class ChildCollector {
         sync: true,
         end: r.error ? `failed (${errorName(r.error)})` : describeEnd(r.status, r.signal),
         process: null,
+        processes: [],
       });
     }
   }
@@ -70,9 +73,9 @@ export function linkChildren(processes: { process: number; parent: number | null
   for (const p of processes) {
     for (const child of p.children) {
       if (child.pid === null) continue;
-      const exact = processes.find((q) => q.parent === p.process && q.pid === child.pid);
-      const viaShell = processes.find((q) => q.parent === p.process && q.ppid === child.pid);
-      child.process = (exact ?? viaShell)?.process ?? null;
+      const became = processes.filter((q) => q.parent === p.process && (q.pid === child.pid || q.ppid === child.pid));
+      child.processes = became.map((q) => q.process);
+      child.process = (became.find((q) => q.pid === child.pid) ?? became[0])?.process ?? null;
     }
   }
 }

@@ -80,7 +80,7 @@ export function formatInfo(processes: ProcessInfo[]): string {
     if (p.children.length > 0) {
       lines.push(`  child processes:`);
       for (const c of p.children) {
-        const recorded = c.process !== null ? ` → process ${c.process}` : '';
+        const recorded = c.processes.length === 0 ? '' : ` → process${c.processes.length > 1 ? 'es' : ''} ${c.processes.join(', ')}`;
         lines.push(`    ${c.pid === null ? 'no pid' : `pid ${c.pid}`}${recorded}: ${c.command}${c.sync ? ' (sync)' : ''}, ${c.end}`);
       }
     }
