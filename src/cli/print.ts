@@ -131,6 +131,7 @@ export async function run(args: string[]): Promise<number> {
   let firstError: string | null = null;
   let setupError: string | null = null;
   let stoppedEarly = false;
+  let movedTo: number | null = null;
   const out: string[] = [];
   const flush = () => {
     if (out.length) process.stdout.write(out.splice(0).join(''));
@@ -141,7 +142,7 @@ export async function run(args: string[]): Promise<number> {
       return;
     }
     if (r.type === 'moved') {
-      process.stderr.write(`retrace: ${plan.display} has no code; stopping at line ${r.line}, the next line that has\n`);
+      movedTo = r.line;
       return;
     }
     hits = Math.max(hits, r.hit);
@@ -186,7 +187,10 @@ export async function run(args: string[]): Promise<number> {
   for (const line of said) process.stderr.write(`${line}\n`);
   const stopped = said.find((l) => /diverged|stalled|recording ends here/.test(l));
   const upTo = stopped ? ' up to where the replay stopped' : '';
-  if (hits === 0) throw new UsageError(`${plan.display} never ran in this recording${upTo}`);
+  if (hits === 0) {
+    const moved = movedTo !== null ? ` (V8 could only stop at line ${movedTo} of that script instead: the line may hold no statement, or only code that never ran)` : '';
+    throw new UsageError(`${plan.display} never ran in this recording${upTo}${moved}`);
+  }
   if (o.hit !== null && evaluated === 0) throw new UsageError(`${plan.display} ran ${hits} time${hits === 1 ? '' : 's'} in this recording${upTo}; there is no hit ${o.hit}`);
   if (evaluated > 0 && threw === evaluated) {
     const at = evaluated === 1 ? 'the hit' : `all ${evaluated} hits`;

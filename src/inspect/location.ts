@@ -205,8 +205,6 @@ export interface BreakpointPlan {
   display: string;
   /** Breakpoints by script URL, set before any code runs (the file itself, or compiled files whose map on disk names it). */
   byUrl: { urlRegex: string; line: number; column: number; script: string }[];
-  /** Also look for the file in the source maps of scripts as they load (tsx, loaders with inline maps). */
-  viaLoadedMaps: boolean;
   /** The line actually used, when the given line has no code and the next one does. */
   movedTo: number | null;
 }
@@ -219,7 +217,7 @@ export interface BreakpointPlan {
  */
 export function planBreakpoints(pos: SourcePosition, modules: string[], cwd = process.cwd(), execArgv: string[] = []): BreakpointPlan {
   const display = displayLocation(pos, cwd);
-  const plan: BreakpointPlan = { position: pos, display, byUrl: [], viaLoadedMaps: false, movedTo: null };
+  const plan: BreakpointPlan = { position: pos, display, byUrl: [], movedTo: null };
   const isJs = /\.(m|c)?js$/.test(pos.file);
   const loaded = new Set(modules.map((m) => path.resolve(m)));
   if (isJs && (loaded.has(pos.file) || !inProgramCheckPossible(pos.file, modules))) {

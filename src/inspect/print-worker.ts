@@ -2,12 +2,12 @@
 // (inspector.Session#connectToMainThread). It sets the breakpoints, and at each pause evaluates the
 // expression in the paused frame with V8's side-effect check on (an expression that would change
 // the program is refused rather than run), writes a report line, and resumes. Compiled code is
-// stopped in through source maps: those on disk were resolved before the program started
-// (location.ts); inline ones (tsx) when V8 is about to run a script that has one.
+// stopped in through the source maps on disk, resolved before the program started (location.ts).
+// A pause counts only on the line asked for: V8 moves a breakpoint it cannot place (a line with no
+// statement, a function it has not compiled) to a later line, which is not where the user asked.
 import * as fs from 'node:fs';
 import { Session } from 'node:inspector';
 import { workerData } from 'node:worker_threads';
-import { loadSourceMap, scriptPath, SourceMapIndex } from './location.js';
 import { PRINT_FD, PrintSlot, type PrintReport, type PrintRequest } from './print-protocol.js';
 
 interface RemoteObject {
@@ -43,43 +43,34 @@ function report(r: PrintReport): void {
 }
 
 const ours = new Set<string>();
-const mappedScripts = new Set<string>();
-const parsed = new Map<string, { url: string; sourceMapURL: string }>();
+/** The script lines (from 0) the breakpoints were set on. */
+const lines = new Set(plan.byUrl.map((b) => b.line));
 let hits = 0;
 let done = false;
-
-session.on('Debugger.scriptParsed', (message) => {
-  const p = message.params as { scriptId: string; url: string; sourceMapURL?: string };
-  if (plan.viaLoadedMaps && p.sourceMapURL) parsed.set(p.scriptId, { url: p.url, sourceMapURL: p.sourceMapURL });
-});
-
-session.on('Debugger.breakpointResolved', (message) => {
-  const p = message.params as { breakpointId: string; location: { lineNumber: number } };
-  const bp = plan.byUrl.find((b) => ours.has(p.breakpointId) && b.script === plan.position.file);
-  // A line with no code: V8 moves the breakpoint to the next statement; say so once.
-  if (bp && p.location.lineNumber !== bp.line && !movedReported) {
-    movedReported = true;
-    report({ type: 'moved', line: p.location.lineNumber + 1, script: bp.script });
-  }
-});
 let movedReported = false;
 
+interface Paused {
+  reason: string;
+  hitBreakpoints?: string[];
+  callFrames: { callFrameId: string; url: string; location: { lineNumber: number; columnNumber: number } }[];
+}
+
 session.on('Debugger.paused', (message) => {
-  void onPause(message.params as { reason: string; data?: { scriptId?: string }; hitBreakpoints?: string[]; callFrames: { callFrameId: string; url: string; location: { lineNumber: number; columnNumber: number } }[] }).finally(() =>
-    session.post('Debugger.resume'),
-  );
+  void onPause(message.params as Paused).finally(() => session.post('Debugger.resume'));
 });
 
-async function onPause(p: { reason: string; data?: { scriptId?: string }; hitBreakpoints?: string[]; callFrames: { callFrameId: string; url: string; location: { lineNumber: number; columnNumber: number } }[] }): Promise<void> {
-  if (p.reason === 'instrumentation') {
-    const scriptId = p.data?.scriptId;
-    if (scriptId) await mapScript(scriptId);
+async function onPause(p: Paused): Promise<void> {
+  if (done || !p.hitBreakpoints?.some((id) => ours.has(id))) return;
+  const frame = p.callFrames[0]!;
+  if (!lines.has(frame.location.lineNumber)) {
+    if (!movedReported) {
+      movedReported = true;
+      report({ type: 'moved', line: frame.location.lineNumber + 1, script: frame.url });
+    }
     return;
   }
-  if (done || !p.hitBreakpoints?.some((id) => ours.has(id))) return;
   hits++;
   const event = Atomics.load(shared, PrintSlot.Event);
-  const frame = p.callFrames[0]!;
   const at = `${frame.url}:${frame.location.lineNumber + 1}:${frame.location.columnNumber + 1}`;
   if (request.hit !== null && hits !== request.hit) {
     report({ type: 'hit', hit: hits, event, at, skipped: true });
@@ -103,34 +94,6 @@ async function onPause(p: { reason: string; data?: { scriptId?: string }; hitBre
     done = true;
     for (const id of ours) await post('Debugger.removeBreakpoint', { breakpointId: id }).catch(() => {});
   }
-}
-
-/** A script with a source map is about to run: stop in it if its map names the file. */
-async function mapScript(scriptId: string): Promise<void> {
-  if (mappedScripts.has(scriptId)) return;
-  mappedScripts.add(scriptId);
-  const script = parsed.get(scriptId);
-  if (!script) return;
-  const file = scriptPath(script.url);
-  if (plan.byUrl.some((b) => b.script === file)) return; // planned from the map on disk already
-  const loaded = loadSourceMap(script.sourceMapURL, file);
-  if (!loaded) return;
-  let index: SourceMapIndex;
-  try {
-    index = new SourceMapIndex(loaded.map, loaded.location);
-  } catch {
-    return;
-  }
-  const source = index.sourceIndex(plan.position.file);
-  if (source < 0) return;
-  const found = index.generated(source, plan.position.line, plan.position.column, 0) ?? index.generated(source, plan.position.line, plan.position.column, 3);
-  if (!found) return;
-  if (found.line !== plan.position.line && !movedReported) {
-    movedReported = true;
-    report({ type: 'moved', line: found.line, script: file ?? script.url });
-  }
-  const r = await post<{ breakpointId: string }>('Debugger.setBreakpoint', { location: { scriptId, lineNumber: found.at.line, columnNumber: found.at.column } });
-  ours.add(r.breakpointId);
 }
 
 function exceptionText(details: { text: string; exception?: RemoteObject }): string {
@@ -189,7 +152,6 @@ function formatPreview(p: ObjectPreview, className?: string): string {
 
 async function start(): Promise<void> {
   await post('Debugger.enable');
-  if (plan.viaLoadedMaps) await post('Debugger.setInstrumentationBreakpoint', { instrumentation: 'beforeScriptWithSourceMapExecution' });
   for (const bp of plan.byUrl) {
     const r = await post<{ breakpointId: string; locations: { lineNumber: number }[] }>('Debugger.setBreakpointByUrl', { urlRegex: bp.urlRegex, lineNumber: bp.line, columnNumber: bp.column });
     ours.add(r.breakpointId);
