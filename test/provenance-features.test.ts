@@ -960,7 +960,12 @@ console.log(JSON.stringify({ acc, side })); // @at
       const { run, maxRssKb } = whyMeasured(dir, here, expr, 110_000);
       assert.equal(run.status, 0, `why ${expr} finishes\n${describeRun(run)}`);
       const answer = JSON.parse(run.stdout) as WhyResult;
-      t.diagnostic(`why ${expr}: complete ${answer.complete}, peak RSS ${maxRssKb === undefined ? 'not measured' : `${Math.round(maxRssKb / 1024)} MB`}, notes: ${answer.notes.join(' | ') || 'none'}`);
+      // Engines may add their own figures (not part of the contract); they are shown, not checked.
+      const extra = (answer as { stats?: unknown }).stats;
+      t.diagnostic(
+        `why ${expr}: complete ${answer.complete}, peak RSS ${maxRssKb === undefined ? 'not measured' : `${Math.round(maxRssKb / 1024)} MB`}` +
+          `${extra ? `, engine stats ${JSON.stringify(extra)}` : ''}, notes: ${answer.notes.join(' | ') || 'none'}`,
+      );
       assertShows(answer, value);
       if (maxRssKb !== undefined) {
         assert.ok(maxRssKb < MEMORY_LIMIT_KB, `why ${expr} peaked at ${Math.round(maxRssKb / 1024)} MB resident`);
