@@ -104,7 +104,7 @@ export async function run(args: string[]): Promise<number> {
 
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'retrace-why-'));
   const out = path.join(tmp, 'answer.json');
-  const request: WhyRequest = { file, line: loc.line, column: loc.column, expr: opts.expr, hit: opts.hit, out, maxNodes: opts.maxNodes, root: replayRoot };
+  const request: WhyRequest = { file, line: loc.line, column: loc.column, expr: opts.expr, hit: opts.hit, out, maxNodes: opts.maxNodes, root: replayRoot, debug: !!process.env.RETRACE_WHY_DEBUG };
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     [ENV.mode]: 'replay',

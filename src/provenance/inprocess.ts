@@ -23,6 +23,8 @@ export interface WhyRequest {
   out: string; // where to write the answer (JSON)
   maxNodes: number;
   root: string; // paths are shown relative to this
+  /** RETRACE_WHY_DEBUG: say what is instrumented (the program's environment is the recorded one, so it is passed here). */
+  debug?: boolean;
 }
 
 export interface WhyAnswer {
@@ -73,8 +75,9 @@ export function startProvenance(request: WhyRequest): ProvenanceSession {
   const isUserFile = (file: string) => !file.includes(`${path.sep}node_modules${path.sep}`) && !file.startsWith(ownRoot);
 
   const transform = (file: string, source: string, sourceType: 'module' | 'script'): string => {
-    const fileId = runtime.file(relative(file));
     const mapPosition = positionMapper(source, file);
+    // compiled code is shown by its original source (a .ts file), as the user knows it
+    const fileId = runtime.file(relative(mapPosition.sourceFile ?? file));
     const probe: ProbeTarget | undefined = samePath(file, target) || (mapPosition.sourceFile && samePath(mapPosition.sourceFile, target))
       ? { line: request.line, column: request.column, expr: request.expr }
       : undefined;
@@ -85,6 +88,7 @@ export function startProvenance(request: WhyRequest): ProvenanceSession {
       site: (s) => runtime.site(fileId, s.line, s.column, s.op),
       literal: (s, value) => runtime.literalLabel(fileId, s.line, s.column, value),
     });
+    if (request.debug) real.writeSync(2, `retrace-why: instrumented ${file}${mapPosition.sourceFile ? ` (source ${mapPosition.sourceFile})` : ''}${probe ? `, ${result.probes} probe(s)` : ''}\n`);
     if (probe) {
       probesPlaced += result.probes;
       if (result.probeColumn !== undefined) probeColumn = result.probeColumn;
@@ -102,6 +106,7 @@ export function startProvenance(request: WhyRequest): ProvenanceSession {
     try {
       return transform(file, source, sourceType);
     } catch (err) {
+      if (request.debug) real.writeSync(2, `retrace-why: ${file} not instrumented: ${(err as Error).stack}\n`);
       runtime.notes.add(`${relative(file)} was not instrumented (${(err as Error).message}); values passing through it have no lineage`);
       return source;
     }
@@ -244,17 +249,28 @@ export function stripTypes(source: string): string {
   }
 }
 
-const MAPPING_URL = /\/\/[#@] sourceMappingURL=data:application\/json[^,]*;base64,(\S+)\s*$/;
+const MAPPING_URL = /\/\/[#@] sourceMappingURL=(\S+)\s*$/;
 
-/** Positions of generated code back in the original source, through an inline source map (tsx, transformed TypeScript). */
+/** Positions of generated code back in the original source, through its source map (tsc, tsx, transformed TypeScript). */
 function positionMapper(source: string, file: string): { map?: (line: number, column: number) => { line: number; column: number }; sourceFile?: string } {
   const m = MAPPING_URL.exec(source.slice(-200_000));
   if (!m) return {};
   try {
-    const payload = JSON.parse(Buffer.from(m[1]!, 'base64').toString('utf8')) as { sources?: string[]; sourceRoot?: string };
+    const url = m[1]!;
+    let text: string;
+    let base = path.dirname(file);
+    if (url.startsWith('data:')) {
+      const comma = url.indexOf(',');
+      text = url.slice(0, comma).endsWith(';base64') ? Buffer.from(url.slice(comma + 1), 'base64').toString('utf8') : decodeURIComponent(url.slice(comma + 1));
+    } else {
+      const mapFile = url.startsWith('file:') ? fileURLToPath(url) : path.resolve(base, url);
+      text = String(real.readFileSync(mapFile, 'utf8'));
+      base = path.dirname(mapFile);
+    }
+    const payload = JSON.parse(text) as { sources?: string[]; sourceRoot?: string };
     const map = new SourceMap(payload as never);
     const first = payload.sources?.[0];
-    const sourceFile = first ? (first.startsWith('file:') ? fileURLToPath(first) : path.resolve(path.dirname(file), payload.sourceRoot ?? '', first)) : undefined;
+    const sourceFile = first ? (first.startsWith('file:') ? fileURLToPath(first) : path.resolve(base, payload.sourceRoot ?? '', first)) : undefined;
     return {
       sourceFile,
       map: (line, column) => {

@@ -554,7 +554,7 @@ class Instrumenter {
   }
 
   private classMember(m: Node): string {
-    const key = m.computed ? `[${this.expr(m.key)}]` : this.text(m.key);
+    const key = !m.key ? '' : m.computed ? `[${this.expr(m.key)}]` : this.text(m.key);
     const prefix = `${m.static ? 'static ' : ''}`;
     if (m.type === 'MethodDefinition') {
       const fn = m.value as Node;

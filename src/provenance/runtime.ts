@@ -23,6 +23,8 @@ interface Frame {
   before: { values: unknown[]; labels: number[] } | null;
   /** reduce: the accumulator's label. */
   acc: number;
+  /** The count of instrumented returns when the call started. */
+  returnMark: number;
 }
 
 interface PendingCallback {
@@ -40,7 +42,7 @@ const STRING_METHODS = new Set([
 const NUMBER_FUNCTIONS = new Set(['Number', 'parseFloat', 'parseInt', 'String', 'BigInt', 'Boolean']);
 
 function newFrame(site: number, fn: unknown, recv: unknown, recvLabel: number, method: boolean): Frame {
-  return { site, fn, recv, recvLabel, method, args: [], labels: [], entered: false, ret: 0, deferred: 0, inputMark: 0, returns: null, before: null, acc: 0 };
+  return { site, fn, recv, recvLabel, method, args: [], labels: [], entered: false, ret: 0, deferred: 0, inputMark: 0, returns: null, before: null, acc: 0, returnMark: 0 };
 }
 
 export interface Snapshot {
@@ -597,6 +599,7 @@ export class ProvenanceRuntime {
   callSite<T>(site: number, fn: T): T {
     const f = newFrame(site, fn, undefined, 0, false);
     f.inputMark = this.inputSeq;
+    f.returnMark = this.returnSeq;
     this.frames.push(f);
     return fn;
   }
@@ -605,6 +608,7 @@ export class ProvenanceRuntime {
     if (recv === SHORT) return undefined;
     const f = newFrame(site, undefined, recv, recvLabel, true);
     f.inputMark = this.inputSeq;
+    f.returnMark = this.returnSeq;
     const name = this.siteOp[site]!.slice(6);
     if (Array.isArray(recv)) {
       if (name === 'sort' || name === 'reverse' || name === 'shift' || name === 'unshift' || name === 'splice') {
@@ -780,6 +784,10 @@ export class ProvenanceRuntime {
     const inputs = this.inputsSince(f.inputMark, v);
     if (inputs >= 0) return inputs;
     for (let i = 0; i < f.args.length; i++) if (f.labels[i] || (f.args[i] && typeof f.args[i] === 'object')) this.sendOut(f.args[i], f.labels[i]!);
+    // fn.call/apply, Reflect.apply, a library calling back: what an instrumented function returned came out
+    if (this.returnSeq !== f.returnMark && (this.lastReturnValue === v || (Number.isNaN(v) && Number.isNaN(this.lastReturnValue))) && this.lastReturnLabel && f.returns === null) {
+      return this.arena.node1(site, 0, v, this.lastReturnLabel);
+    }
     const resolving = typeof f.fn === 'function' ? this.resolvers.get(f.fn) : undefined;
     if (resolving) {
       this.arena.fill(resolving, f.labels[0] ?? 0);
