@@ -16,7 +16,9 @@ export interface Run {
 }
 
 function run(command: string, args: string[], options: SpawnSyncOptions = {}): Run {
-  const r = spawnSync(command, args, { encoding: 'utf8', timeout: 60_000, ...options });
+  // A hung program fails its test instead of hanging the suite (spawnSync blocks the runner's own
+  // timeouts). Callers pass `timeout: undefined` when they have none of their own.
+  const r = spawnSync(command, args, { encoding: 'utf8', ...options, timeout: options.timeout ?? 120_000 });
   if (r.error) throw r.error;
   return { status: r.status, signal: r.signal, stdout: String(r.stdout), stderr: String(r.stderr) };
 }
