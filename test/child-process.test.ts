@@ -268,6 +268,9 @@ status.on('exit', (code, signal) => console.log('status exit', code, signal, sta
   assertReplays(dir, rec);
   const [parent] = info(dir);
   assert.deepEqual(parent!.children.map((c) => c.end), ['killed by SIGTERM', 'killed by SIGTERM', 'failed to start (ENOENT)', 'exit status 9']);
+  // execFile's `timeout` is a timer of node:timers that child_process keeps from its load: it must be
+  // the recorded one (a live timer would fire by the wall clock in replay, out of its recorded turn).
+  assert.equal(parent!.eventsByKind['timers.setTimeout'], 2, JSON.stringify(parent!.eventsByKind));
 });
 
 test('a changed command diverges with exit 86 at the program line that started it', () => {

@@ -51,7 +51,6 @@ import {
 
 type AnyFn = (this: any, ...args: any[]) => any;
 
-const childProcess = builtin<typeof import('node:child_process')>('node:child_process');
 const binding = (name: string): any => (process as unknown as { binding(name: string): any }).binding(name);
 // The same binding objects Node's own code uses (process.binding allows these without a warning).
 const streamWrap = binding('stream_wrap');
@@ -602,6 +601,9 @@ export const childProcessBoundary: Boundary = {
     sendCh = e.channel(SEND_CHANNEL, Shape.Call);
     syncCh = e.channel(SPAWN_SYNC_CHANNEL, Shape.Call);
 
+    // Loaded here, not when this module loads: lib/child_process.js keeps the setTimeout it finds
+    // in node:timers at load time (spawn's and execFile's `timeout`), which must be the patched one.
+    const childProcess = builtin<typeof import('node:child_process')>('node:child_process');
     const proto = childProcess.ChildProcess.prototype as any;
     const original: AnyFn = proto.spawn;
     const patched = function spawn(this: any, options: any) {
