@@ -110,6 +110,12 @@ six.bind(0, '::1', () => {
 
 function finish() {
   resources();
+  connected.disconnect();
+  try {
+    connected.remoteAddress();
+  } catch (err) {
+    console.log('after disconnect:', err.code);
+  }
   for (const s of [plain, connected, listed]) s.close();
   connected.on('close', () => console.log('connected closed'));
   server.close(() => resources());
@@ -127,6 +133,7 @@ test('UDP server, clients and errors in one program replay offline, with no UDP 
   assert.match(rec.stdout, /six bound ::1 IPv6 number/);
   assert.match(rec.stdout, /taken: EADDRINUSE bind ::1 true/);
   assert.match(rec.stdout, /lonely: ECONNREFUSED recvmsg recvmsg ECONNREFUSED/);
+  assert.match(rec.stdout, /after disconnect: ERR_SOCKET_DGRAM_NOT_CONNECTED\n/);
   assert.match(rec.stdout, /connected closed/);
   assert.match(rec.stdout, /multicast join (ok|E[A-Z]+ addMembership)\nmulticast interface (ok|E[A-Z]+ setMulticastInterface)\nmulticast leave /);
   const rep = assertReplays(dir, rec, 2);
