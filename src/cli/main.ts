@@ -11,8 +11,9 @@ const USAGE = `usage:
   retrace record [--out DIR] [--force] -- COMMAND [ARGS...]
   retrace replay [DIR] [--process N] [--inspect[=PORT]] [--inspect-brk[=PORT]] [--stall-ms MS]
   retrace info [DIR] [--json]
-  retrace show [DIR] [--kind K] [--grep TEXT] [--process N] [--from MS] [--to MS] [--json] [--event N]
-  retrace print [DIR] --at FILE:LINE[:COL] --expr EXPR [--hit N]
+  retrace show [DIR] [--kind K,...] [--grep TEXT] [--process N] [--from MS] [--to MS] [--limit N] [--json] [--all] [--no-pager]
+  retrace show [DIR] --event N [--json]
+  retrace print [DIR] --at FILE:LINE[:COL] --expr EXPR [--hit N] [--json]
   retrace why [DIR] --at FILE:LINE[:COL] --expr EXPR [--hit N|last] [--json] [--html FILE]
   retrace vscode [DIR]
 DIR defaults to ./recording.`;
