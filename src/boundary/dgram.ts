@@ -132,8 +132,9 @@ function tapHandle(handle: any, st: UdpState): void {
     const original: AnyFn | undefined = handle[name];
     if (typeof original !== 'function') continue;
     const ch = channels.get(op.channel)!;
+    // Called on `this`: a cluster worker's dgram copies bind/send onto the handle it gets from the primary.
     handle[name] = disguise(function (this: any, ...args: unknown[]) {
-      const live = op.live ? () => op.live!(original, handle, args) : () => original.apply(handle, args);
+      const live = op.live ? () => op.live!(original, this, args) : () => original.apply(this, args);
       const result = engine.call(ch, op.key(st, args), live);
       return op.give ? op.give(result, args) : result;
     }, original);
@@ -149,7 +150,7 @@ function tapHandle(handle: any, st: UdpState): void {
         return oncomplete.call(this, err, sent);
       };
     }
-    return engine.call(sendCh, sendKey(st, args), () => send.apply(handle, args));
+    return engine.call(sendCh, sendKey(st, args), () => send.apply(this, args));
   }, send);
   // C++ reads these by name when a datagram or an error arrives; dgram.js assigns them in startReceiving.
   tapCallback(handle, 'onmessage', (fn) =>
