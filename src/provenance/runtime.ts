@@ -691,7 +691,10 @@ export class ProvenanceRuntime {
         const i = params[2] as number;
         f.labels = [top.acc || (top.args.length > 1 ? top.labels[1]! : this.elementLabel(recv, 0, top.recvLabel)), this.elementLabel(recv, i, top.recvLabel)];
       } else if (name === 'sort') {
-        f.labels = [];
+        const a = recv.indexOf(params[0]);
+        const b = recv.indexOf(params[1]);
+        f.labels = [a >= 0 ? this.elementLabel(recv, a, top.recvLabel) : 0, b >= 0 ? this.elementLabel(recv, b, top.recvLabel) : 0];
+        return;
       } else {
         const i = params[1] as number;
         f.labels = [this.elementLabel(recv, i, top.recvLabel), 0];
@@ -732,7 +735,7 @@ export class ProvenanceRuntime {
     this.lastReturnLabel = this.L;
     if (frame.deferred) this.arena.fill(frame.deferred, this.L);
     if (frame.site < 0) this.sendOut(v, this.L);
-    if (frame.acc === -1) {
+    if (frame.acc === -1 && (frame as any).parent?.returns) {
       const parent = (frame as any).parent as Frame;
       parent.returns!.push(this.L);
       parent.acc = this.L;
