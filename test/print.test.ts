@@ -12,8 +12,8 @@ import { canUnshare, cli, describeRun, record, repoRoot, workdir, writeFiles, ty
 function offline(cwd: string, args: string[]): Run {
   const argv = [process.execPath, cli, ...args];
   const r = canUnshare()
-    ? spawnSync('unshare', ['-n', ...argv], { cwd, encoding: 'utf8', timeout: 60_000 })
-    : spawnSync(argv[0]!, argv.slice(1), { cwd, encoding: 'utf8', timeout: 60_000 });
+    ? spawnSync('unshare', ['-n', ...argv], { cwd, encoding: 'utf8', timeout: 180_000 })
+    : spawnSync(argv[0]!, argv.slice(1), { cwd, encoding: 'utf8', timeout: 180_000 });
   return { status: r.status, signal: r.signal, stdout: String(r.stdout), stderr: String(r.stderr) };
 }
 

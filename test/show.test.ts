@@ -13,7 +13,7 @@ import { cli } from './helpers.js';
 /** `retrace show ...` with no network at all: show only reads the recording. */
 function show(cwd: string, args: string[]): Run {
   if (!canUnshare()) return retrace(cwd, ['show', ...args]);
-  const r = spawnSync('unshare', ['-n', process.execPath, cli, 'show', ...args], { cwd, encoding: 'utf8', timeout: 60_000 });
+  const r = spawnSync('unshare', ['-n', process.execPath, cli, 'show', ...args], { cwd, encoding: 'utf8', timeout: 180_000 });
   return { status: r.status, signal: r.signal, stdout: String(r.stdout), stderr: String(r.stderr) };
 }
 
