@@ -293,6 +293,13 @@ exec('date +%N', (err, out) => console.log('async', out.trim()));
   assert.equal(rep.status, 86, describeRun(rep));
   assert.match(rep.stderr, /the command changed: recorded `\/bin\/sh -c "date \+%N"`, now `\/bin\/sh -c "date -u \+%N"`/);
   assert.match(rep.stderr, new RegExp(`at app\\.mjs:${lineOf(dir, 'app.mjs', 'execSync(')}:`));
+
+  // A child the recording never started, where it ran execSync.
+  edit(dir, 'app.mjs', "console.log('sync'", "exec('uname -a');\nconsole.log('sync'");
+  rep = replay(dir, [], { offline: true });
+  assert.equal(rep.status, 86, describeRun(rep));
+  assert.match(rep.stderr, /the program started child process `\/bin\/sh -c "uname -a"`, but the recording has child_process.spawnSync/);
+  assert.match(rep.stderr, new RegExp(`at app\\.mjs:${lineOf(dir, 'app.mjs', "exec('uname -a')")}:`));
 });
 
 test('what the program writes to a child\'s stdin is checked: the same bytes replay, changed bytes diverge', () => {

@@ -37,6 +37,7 @@ import type { Engine } from '../core/engine.js';
 import { describeValue } from '../core/describe.js';
 import { real } from '../core/originals.js';
 import { Replayer } from '../core/replayer.js';
+import { encodeValue } from '../core/trace/codec.js';
 import { Shape } from '../core/trace/format.js';
 import type { TraceEvent } from '../core/trace/reader.js';
 import { TraceFile } from '../core/trace/reader.js';
@@ -184,6 +185,17 @@ function diverge(what: string): never {
   return engine.diverge(what);
 }
 
+/** Replay: runs a check of the engine's with deep stacks, so a divergence it reports finds the program's line. */
+function deepStacks<T>(check: () => T): T {
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = Math.max(limit, 64);
+  try {
+    return check();
+  } finally {
+    Error.stackTraceLimit = limit;
+  }
+}
+
 function describeChild(st: ChildState): string {
   const number = recordedProcessOf(st.pid);
   return `child process \`${st.key ? commandLine(st.key) : '?'}\` (pid ${st.pid ?? 'none'}${number === null ? '' : `, recorded as process ${number}`})`;
@@ -192,14 +204,17 @@ function describeChild(st: ChildState): string {
 /** Replay: the next event is this spawn, or the replay stops saying how the command changed. */
 function checkSpawn(channel: string, key: SpawnKey): void {
   const ev = replayer!.peek();
-  if (!ev || ev.kind === 'deliver' || ev.channel.name !== channel) return; // the engine reports it
+  if (!ev) return; // the engine reports the end of the recording
+  if (ev.kind === 'deliver' || ev.channel.name !== channel) {
+    diverge(`event ${ev.index}: the program started child process \`${commandLine(key)}\`, but the recording has ${replayer!.describeEvent(ev)}`);
+  }
   const recorded = (ev as { args: unknown }).args as SpawnKey;
   const changes: string[] = [];
-  const same = (a: unknown, b: unknown) => JSON.stringify(describeValue(a, 2000)) === JSON.stringify(describeValue(b, 2000));
+  const same = (a: unknown, b: unknown) => encodeValue(a).equals(encodeValue(b));
   if (recorded.file !== key.file || !same(recorded.args, key.args)) {
     changes.push(`the command changed: recorded \`${commandLine(recorded)}\`, now \`${commandLine(key)}\``);
   }
-  for (const field of ['cwd', 'env', 'stdio', 'detached', 'uid', 'gid', 'input'] as const) {
+  for (const field of ['cwd', 'env', 'stdio', 'detached', 'uid', 'gid', 'input', 'timeout'] as const) {
     if (!same(recorded[field], key[field])) changes.push(`${field} changed: recorded ${describeValue(recorded[field], 300)}, now ${describeValue(key[field], 300)}`);
   }
   if (changes.length === 0) return;
@@ -360,7 +375,7 @@ function replayIpc(channel: any, st: ChildState): void {
   for (const name of IPC_WRITES) {
     define(name, function writeReplayed(req: any, data: unknown) {
       checkSend(st, data);
-      const outcome = engine.call(sendCh, [st.id, data], unreachable) as { err: number; async: number; queued: number };
+      const outcome = deepStacks(() => engine.call(sendCh, [st.id, data], unreachable)) as { err: number; async: number; queued: number };
       streamBaseState[kLastWriteWasAsync] = outcome.async;
       channel.writeQueueSize = outcome.queued;
       if (outcome.err === 0 && outcome.async) st.ipcWrites.push(req);
@@ -527,7 +542,7 @@ function spawnReplayed(this: any, original: AnyFn, options: any): unknown {
       const { file, args, cwd, envPairs, stdio } = nativeSpawnArgs(spawnArgs);
       st.key = spawnKey(file, args, cwd, envPairs, stdio, options);
       checkSpawn(SPAWN_CHANNEL, st.key);
-      st.id = engine.request(spawnCh, st.key);
+      st.id = deepStacks(() => engine.request(spawnCh, st.key));
       expectOwn(st.id, (p) => childDelivery(st, p));
       const started = engine.call(startedCh, [st.id], unreachable) as { err: number; pid: number | undefined };
       this.pid = started.pid;
@@ -584,7 +599,7 @@ function installSync(): void {
       return engine.call(syncCh, key, () => realSpawnSync.call(this, options));
     }
     checkSpawn(SPAWN_SYNC_CHANNEL, key);
-    return engine.call(syncCh, key, unreachable);
+    return deepStacks(() => engine.call(syncCh, key, unreachable));
   };
 }
 
