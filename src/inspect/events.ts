@@ -204,7 +204,9 @@ export class EventSummaries {
     const repeats = /watch|stdin|createReadStream|MessageChannel|dgram/.test(name);
     const label = name === 'child_process.spawn' ? `spawn ${commandOf(ev.args as { file?: string; args?: string[] })}` : `${shortName(name)} ${argsBrief(ev.args)}`.trim();
     const open: OpenRequest = { ev, kind, pending: null, repeats, fired: 0, label };
-    if (repeats || name === 'child_process.spawn') {
+    if (name === 'child_process.spawn') {
+      this.entries.add(this.line(ev, kind, `${label} (child ${ev.reqId})`, { channel: name, child: ev.reqId }));
+    } else if (repeats) {
       this.entries.add(this.line(ev, kind, `${label} (request ${ev.reqId})`, { channel: name, request: ev.reqId }));
     } else {
       open.pending = this.entries.begin(ev.index, () => this.line(ev, kind, `${label} → no result in the recording`, { channel: name, request: ev.reqId }));
