@@ -333,7 +333,12 @@ export class Replayer extends EngineBase implements Engine {
   }
 
   diverge(what: string, attempted?: string): never {
-    const location = programLocation(new Error().stack, real.processCwd());
+    // Deep enough to get past Node's own frames (promises, streams, dgram's deferred sends).
+    const limit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 100;
+    const stack = new Error().stack;
+    Error.stackTraceLimit = limit;
+    const location = programLocation(stack, real.processCwd());
     const lines = [`retrace: replay diverged: ${what}`];
     if (attempted) lines.push(`retrace:   the program attempted ${attempted}`);
     if (location) lines.push(`retrace:   at ${location}`);
