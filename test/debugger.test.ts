@@ -1,0 +1,139 @@
+// Debugging a replay over the real inspector protocol, as VS Code and Chrome DevTools do it:
+// `retrace replay --inspect-brk` of a recorded TypeScript program (compiled by tsc with source
+// maps), a breakpoint set in the .ts file through the source map, the paused frame's locals read
+// and compared with the values the recorded run printed, a step, and the replay running on to the
+// recorded output and exit status: pausing does not change what the replay does.
+//
+// The debugger (debugger-driver.ts) runs in the replay's network namespace: with `unshare -n` the
+// replay has no network at all, and its inspector is on a loopback nothing outside can reach.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import * as path from 'node:path';
+import { canUnshare, cli, describeRun, record, repoRoot, workdir, writeFiles, type Run } from './helpers.js';
+import type { DebugPlan, DebugReport } from './debugger-driver.js';
+
+const FIXTURE = path.join(repoRoot, 'test', 'fixtures', 'debuggee');
+const COMPILED = path.join(repoRoot, 'dist', 'test', 'fixtures', 'debuggee');
+const driver = path.join(repoRoot, 'dist', 'test', 'debugger-driver.js');
+
+function lineOf(file: string, marker: string): number {
+  const i = fs.readFileSync(file, 'utf8').split('\n').findIndex((l) => l.includes(marker));
+  assert.ok(i >= 0, `${marker} not in ${file}`);
+  return i + 1;
+}
+
+function programEnv(extra: Record<string, string> = {}): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !k.startsWith('RETRACE_') && k !== 'NODE_TEST_CONTEXT') env[k] = v;
+  env.PATH = `${path.dirname(process.execPath)}${path.delimiter}${env.PATH ?? ''}`;
+  return { ...env, ...extra };
+}
+
+/** Debugs a replay with the driver, offline when the machine allows a network namespace. */
+function debugReplay(plan: DebugPlan): DebugReport {
+  const planFile = path.join(plan.cwd, 'debug-plan.json');
+  fs.writeFileSync(planFile, JSON.stringify(plan));
+  const command = [process.execPath, driver, planFile];
+  // In a new network namespace the loopback starts down: bring it up for the inspector only.
+  const offline = canUnshare() && spawnSync('unshare', ['-n', 'sh', '-c', 'ip link set lo up']).status === 0;
+  const r = offline
+    ? spawnSync('unshare', ['-n', 'sh', '-c', 'ip link set lo up && exec "$0" "$@"', ...command], { encoding: 'utf8', timeout: 90_000 })
+    : spawnSync(command[0]!, command.slice(1), { encoding: 'utf8', timeout: 90_000 });
+  assert.equal(r.status, 0, `the debugger driver failed\n${r.stdout}\n${r.stderr}`);
+  return JSON.parse(r.stdout) as DebugReport;
+}
+
+/** `retrace record` without blocking this process, which serves the program's HTTP requests meanwhile. */
+function recordWhileServing(cwd: string, command: string[], env: Record<string, string>): Promise<Run> {
+  const child = spawn(process.execPath, [cli, 'record', '--force', '--out', 'recording', '--', ...command], { cwd, env });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
+  child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
+  const killer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+  return new Promise((resolve) =>
+    child.on('close', (status, signal) => {
+      clearTimeout(killer);
+      resolve({ status, signal, stdout, stderr });
+    }),
+  );
+}
+
+async function priceServer(): Promise<{ url: string; close: () => void }> {
+  const server = http.createServer((_req, res) => {
+    res.setHeader('content-type', 'application/json');
+    res.end(JSON.stringify({ price: Math.round(Math.random() * 100_000) / 100 }));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, close: () => server.close() };
+}
+
+test('a breakpoint in a .ts file of a replayed program stops with the recorded values, and pausing does not change the replay', async () => {
+  const dir = workdir('retrace-debug-');
+  const main = path.join(COMPILED, 'main.js');
+  const prices = await priceServer();
+  let rec: Run;
+  try {
+    rec = await recordWhileServing(dir, [process.execPath, main], programEnv({ PRICE_URL: prices.url }));
+  } finally {
+    prices.close(); // gone for the replay
+  }
+  assert.equal(rec.status, 3, describeRun(rec));
+  assert.match(rec.stdout, /^price .*\ntimer after \d+ ms\n$/);
+  const m = /^price (\S+) jitter (\S+) total (\S+)$/m.exec(rec.stdout);
+  assert.ok(m, rec.stdout);
+  const [price, jitter, total] = [Number(m[1]), Number(m[2]), Number(m[3])];
+
+  const source = path.join(FIXTURE, 'quote.ts');
+  const line = lineOf(source, '// BREAKPOINT');
+  const report = debugReplay({
+    cwd: dir,
+    command: [process.execPath, cli, 'replay', '--inspect-brk=0'],
+    env: programEnv(),
+    breakpoints: [
+      { generated: path.join(COMPILED, 'quote.js'), source, line, evaluate: ['price', 'jitter', 'cents', 'jitterCents', 'total'], holdMs: 500 },
+    ],
+  });
+  const replayRun = { status: report.status, signal: report.signal as NodeJS.Signals | null, stdout: report.stdout, stderr: report.stderr };
+
+  // --inspect-brk stops first in the program itself (in an ES module graph, the first module
+  // evaluated: quote.ts, which main.ts imports), not in retrace's preload.
+  assert.equal(report.firstPause.reason, 'Break on start');
+  assert.equal(path.dirname(report.firstPause.file), FIXTURE, JSON.stringify(report.firstPause));
+  assert.equal(report.bound[0]?.length, 1, `V8 bound the breakpoint once: ${JSON.stringify(report.bound)}`);
+
+  assert.equal(report.hits.length, 1, describeRun(replayRun));
+  const { atBreakpoint, afterStepOver } = report.hits[0]!;
+  assert.equal(atBreakpoint.reason, 'other');
+  assert.deepEqual([atBreakpoint.file, atBreakpoint.line], [source, line]);
+  // The locals hold what the recorded run computed from its HTTP response and Math.random.
+  assert.equal(atBreakpoint.values.price, price);
+  assert.equal(atBreakpoint.values.jitter, jitter);
+  assert.equal(atBreakpoint.values.cents, Math.round(price * 100));
+  assert.ok(typeof atBreakpoint.values.jitterCents === 'object', 'jitterCents is not assigned yet at the breakpoint');
+
+  assert.deepEqual([afterStepOver.file, afterStepOver.line], [source, line + 1]);
+  assert.equal(afterStepOver.values.jitterCents, Math.round(jitter * 100));
+  assert.equal((Number(afterStepOver.values.cents) + Number(afterStepOver.values.jitterCents)) / 100, total);
+
+  // The replay went on as recorded: the same output, the same exit status, no divergence.
+  assert.equal(report.stdout, rec.stdout, describeRun(replayRun));
+  assert.equal(report.status, 3, describeRun(replayRun));
+  assert.doesNotMatch(report.stderr, /retrace: replay (diverged|stalled)/);
+});
+
+test('--inspect-brk of a replayed CommonJS program stops first in the program, not in the preload', () => {
+  const dir = workdir('retrace-debug-');
+  writeFiles(dir, { 'app.cjs': 'const n = Math.random();\nconsole.log("n", n);\n' });
+  const rec = record(dir, [process.execPath, 'app.cjs']);
+  assert.equal(rec.status, 0, describeRun(rec));
+  const report = debugReplay({ cwd: dir, command: [process.execPath, cli, 'replay', '--inspect-brk=0'], env: programEnv(), breakpoints: [] });
+  assert.equal(report.firstPause.file, path.join(fs.realpathSync(dir), 'app.cjs'));
+  assert.equal(report.firstPause.line, 1);
+  assert.equal(report.stdout, rec.stdout);
+  assert.equal(report.status, 0);
+});
