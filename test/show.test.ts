@@ -28,6 +28,7 @@ function jsonLines(r: Run): Record<string, any>[] {
 
 const HTTP_APP = `
 import http from 'node:http';
+import net from 'node:net';
 const server = http.createServer((req, res) => {
   let body = '';
   req.on('data', (c) => (body += c));
@@ -54,6 +55,12 @@ server.listen(0, '127.0.0.1', async () => {
   console.log('streamed', await streamed.text());
   const busy = await new Promise((resolve) => http.get(base + '/busy?x=1', (res) => { res.resume(); res.on('end', () => resolve(res.statusCode)); }));
   console.log('busy', busy);
+  // Two requests pipelined in one write on a raw socket.
+  const raw = net.connect(server.address().port, '127.0.0.1', () => raw.write('GET /busy?p=1 HTTP/1.1\\r\\nHost: x\\r\\n\\r\\nGET /busy?p=2 HTTP/1.1\\r\\nHost: x\\r\\nConnection: close\\r\\n\\r\\n'));
+  let replies = '';
+  raw.on('data', (d) => (replies += d));
+  await new Promise((resolve) => raw.on('end', resolve));
+  console.log('pipelined', (replies.match(/HTTP\\/1\\.1 503/g) || []).length);
   server.close();
   server.closeAllConnections();
 });
@@ -86,7 +93,7 @@ test('show: inbound and outbound HTTP with methods, paths, statuses and duration
   const inbound = jsonLines(show(dir, ['recording', '--kind', 'http.in', '--json']));
   assert.deepEqual(
     inbound.map((e) => [e.fields.method, e.fields.url, e.fields.status]),
-    [['POST', '/orders', 201], ['GET', '/stream', 200], ['GET', '/busy?x=1', 503]],
+    [['POST', '/orders', 201], ['GET', '/stream', 200], ['GET', '/busy?x=1', 503], ['GET', '/busy?p=1', 503], ['GET', '/busy?p=2', 503]],
   );
   assert.ok(inbound.every((e) => e.kind === 'http.in' && typeof e.fields.durationMs === 'number' && e.fields.durationMs >= 0));
 
@@ -107,7 +114,9 @@ test('show: inbound and outbound HTTP with methods, paths, statuses and duration
 
   // --grep and a time range.
   const grep = lines(show(dir, ['recording', '--grep', 'busy']));
-  assert.ok(grep.length >= 2 && grep.every((l) => l.includes('busy')), grep.join('\n'));
+  assert.ok(grep.length >= 6 && grep.every((l) => l.includes('busy')), grep.join('\n'));
+  // The pipelined pair, seen from the raw client too: paired with their responses in order.
+  assert.equal(grep.filter((l) => /http\.out\s+GET http:\/\/x\/busy\?p=[12] → 503/.test(l)).length, 2, grep.join('\n'));
   assert.equal(lines(show(dir, ['recording', '--from', '0', '--to', '0.000001'])).filter((l) => / http\./.test(l)).length, 0);
 });
 
