@@ -132,7 +132,9 @@ export async function run(args: string[]): Promise<number> {
   try {
     answer = JSON.parse(fs.readFileSync(out, 'utf8')) as WhyAnswer;
   } catch {
-    const reason = stderr.split('\n').filter((l) => l.startsWith('retrace:')).join(' ').replace(/retrace: /g, '').trim();
+    const lines = stderr.split('\n');
+    const thrown = lines.find((l) => /^\w*Error\b/.test(l));
+    const reason = [...lines.filter((l) => l.startsWith('retrace:')), ...(thrown ? [`the program threw ${thrown}`] : [])].join(' ').replace(/retrace: /g, '').trim();
     fs.rmSync(tmp, { recursive: true, force: true });
     throw new UsageError(`the provenance replay ended before answering (${status.signal ?? `exit ${status.code}`})${reason ? `: ${reason}` : ''}`);
   } finally {

@@ -202,6 +202,7 @@ export function display(v: unknown): unknown {
       return `[Function${(v as { name?: string }).name ? ': ' + (v as { name: string }).name : ''}]`;
     default:
       if (v === null) return null;
+      if (OBJECT_DESCRIPTION in (v as object)) return v; // already a description
       return describeObject(v as object);
   }
 }

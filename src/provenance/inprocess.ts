@@ -129,7 +129,7 @@ export function startProvenance(request: WhyRequest): ProvenanceSession {
     }
     if (runtime.arena.summaryDropped) messages.push('some summarized operations had more inputs than are kept; the lineage may miss some of their origins');
     if (notes.has('budget')) messages.push('the tree is cut at 600 nodes; shared parts of the lineage are shown once per path until then');
-    if (notes.has('depth')) messages.push('the tree is cut at depth 60');
+    if (notes.has('depth')) messages.push('the tree is drawn to depth 60; below that, the origins reached are listed without the operations between');
     const answer: WhyAnswer = {
       at: `${relative(target)}:${request.line}:${request.column ?? probeColumn ?? 1}`,
       expr: request.expr,
@@ -165,8 +165,18 @@ export function startProvenance(request: WhyRequest): ProvenanceSession {
       const proto = (Module as unknown as { prototype: { _compile(content: string, filename: string, ...rest: unknown[]): unknown } }).prototype;
       const compile = proto._compile;
       proto._compile = function (this: unknown, content: string, filename: string, ...rest: unknown[]) {
-        const code = typeof content === 'string' && isUserFile(filename) && /\.[cm]?[jt]s$/.test(filename) ? instrumentSafely(filename, content, 'script') : content;
-        return compile.call(this, code, filename, ...rest);
+        if (typeof content !== 'string' || !isUserFile(filename) || !/\.[cm]?[jt]s$/.test(filename)) return compile.call(this, content, filename, ...rest);
+        let source = content;
+        if (/\.[cm]?ts$/.test(filename)) {
+          // Node strips the types inside _compile (format commonjs-typescript): strip them first, keeping positions
+          try {
+            source = stripTypes(content);
+            if (rest[0] === 'commonjs-typescript') rest[0] = 'commonjs';
+          } catch {
+            // already JavaScript (tsx compiled it)
+          }
+        }
+        return compile.call(this, instrumentSafely(filename, source, 'script'), filename, ...rest);
       };
     },
     afterInstall() {
@@ -242,10 +252,15 @@ function samePath(a: string, b: string): boolean {
 export function stripTypes(source: string): string {
   const strip = (Module as unknown as { stripTypeScriptTypes?: (code: string, options?: object) => string }).stripTypeScriptTypes;
   if (!strip) throw new Error('this Node.js cannot strip TypeScript types');
+  // quietly: the program's stderr is the recorded program's, not ours
+  const emitWarning = process.emitWarning;
+  process.emitWarning = () => {};
   try {
     return strip(source, { mode: 'strip' });
   } catch {
     return strip(source, { mode: 'transform', sourceMap: true });
+  } finally {
+    process.emitWarning = emitWarning;
   }
 }
 

@@ -802,7 +802,7 @@ class Instrumenter {
       const access = callee.computed ? `${dot}${prop}` : dot ? `?${prop}` : prop;
       return `${R}.result(${s}, ${R}.method(${s}, ${obj}, ${R}.L)${access}${q}${args})`;
     }
-    const name = callee.type === 'Identifier' ? callee.name : '';
+    const name = callee.type === 'Identifier' ? callee.name : isNew && callee.type === 'MemberExpression' && !callee.computed && callee.end - callee.start <= 40 ? this.text(callee) : '';
     const s = this.site(e, isNew ? `new ${name}` : `call ${name}`);
     const fn = inChain ? this.chain(callee) : this.expr(callee);
     if (isNew) return `${R}.result(${s}, new (${R}.callSite(${s}, ${fn}))${args})`;

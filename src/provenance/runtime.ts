@@ -71,7 +71,7 @@ export class ProvenanceRuntime {
   private readonly props = new WeakMap<object, Map<PropertyKey, number>>();
   private readonly bases = new WeakMap<object, number>();
   private readonly jsonBases = new WeakMap<object, { label: number; path: string; origin: Origin | null; ranges: Map<string, [number, number]> | null }>();
-  private readonly sqlRows = new WeakMap<object, { origin: Origin; row: number }>();
+  private readonly sqlRows = new WeakMap<object, { origin: Origin; row: number; query: number }>();
   private readonly promiseLabels = new WeakMap<object, number>();
   private readonly promiseElements = new WeakMap<object, number[]>();
   private readonly mapEntries = new WeakMap<object, Map<unknown, number>>();
@@ -310,7 +310,8 @@ export class ProvenanceRuntime {
       if (json && typeof key === 'string') return this.jsonChild(o as object, json, key, v);
       const sql = this.sqlRows.get(o as object);
       if (sql && typeof key === 'string') {
-        const l = this.arena.origin(this.internal('input'), v, { ...sql.origin, row: sql.row, column: key });
+        const leaf = this.arena.origin(this.internal('input'), v, { ...sql.origin, row: sql.row, column: key });
+        const l = sql.query ? this.arena.node2(this.internal('SQL row, selected by the query'), 0, v, leaf, sql.query) : leaf;
         this.shadow(o as object).set(key, l);
         return l;
       }
@@ -863,7 +864,18 @@ export class ProvenanceRuntime {
     }
     // ---- not modelled: the result depends on everything that went in ----
     if (v === undefined || typeof v === 'function' || v === null) return 0;
-    const all = f.method ? [f.recvLabel, ...f.labels] : f.labels;
+    const all = f.method ? [f.recvLabel, ...f.labels] : f.labels.slice();
+    // what arrays and objects passed in hold (query parameters, options) is an input too
+    for (const a of f.args) {
+      if (!a || typeof a !== 'object') continue;
+      const m = this.props.get(a);
+      if (!m) continue;
+      let n = 0;
+      for (const l of m.values()) {
+        if (n++ >= 16) break;
+        all.push(l);
+      }
+    }
     let any = false;
     for (const l of all) if (l) any = true;
     if (!any) {
@@ -1249,6 +1261,12 @@ export class ProvenanceRuntime {
       const els = this.promiseElements.get(p);
       if (els) els.forEach((el, i) => this.setProp(v, String(i), el || this.foreignLabel((v as unknown[])[i])));
     }
+    if (v && typeof v === 'object' && isPgResult(v)) {
+      // the rows a query returned: each column's value comes from the recorded reply, and which row it is depends on the query
+      this.labelPgResult(v as any, label);
+      this.L = 0;
+      return v;
+    }
     const foreign = this.foreignLabel(v);
     if (foreign && foreign !== label) label = label ? this.arena.node2(site, 0, v, foreign, label) : foreign;
     this.L = label ? this.arena.node1(site, 0, v, label) : 0;
@@ -1542,14 +1560,14 @@ export class ProvenanceRuntime {
     return this.arena.node1(site, 0, v, label);
   }
 
-  private labelPgResult(r: { rows: object[]; fields: { name: string }[] }): void {
+  private labelPgResult(r: { rows: object[]; fields: { name: string }[] }, query = 0): void {
     // the most recent chunk of PostgreSQL protocol from the server (DataRow / CommandComplete)
     for (let i = this.chunks.length - 1; i >= 0; i--) {
       const c = this.chunks[i]!;
       if (looksLikePgResponse(c.bytes)) {
         const origin: Origin = { kind: 'sql', event: c.event, channel: c.channel, reqId: c.reqId };
         r.rows.forEach((row, j) => {
-          if (row && typeof row === 'object') this.sqlRows.set(row, { origin, row: j });
+          if (row && typeof row === 'object') this.sqlRows.set(row, { origin, row: j, query });
         });
         this.bases.set(r, 0);
         return;

@@ -53,7 +53,11 @@ export function buildTree(rt: ProvenanceRuntime, label: number, value: unknown, 
     if (onPath.has(at)) return node;
     const inputs = arena.inputs(at);
     if (inputs.length && depth >= limits.maxDepth) {
+      // too deep to draw (a long loop): list the origins it reaches instead
       notes.add('depth');
+      const folded: LineageNode = { value: '…', op: 'deeper operations folded: the origins they reach', inputs: [] };
+      for (const o of reachableOrigins(rt, at, 40)) folded.inputs.push(build(o, depth + 1, undefined));
+      node.inputs.push(folded);
       return node;
     }
     onPath.add(at);
@@ -69,6 +73,29 @@ export function buildTree(rt: ProvenanceRuntime, label: number, value: unknown, 
   };
   if (label === 0) return { value: showValue(shown(value)), op: 'no lineage', inputs: [] };
   return build(label, 0, shown(value));
+}
+
+/** Origins reachable from a node (breadth first, each once, at most `max`). */
+function reachableOrigins(rt: ProvenanceRuntime, from: number, max: number): number[] {
+  const arena = rt.arena;
+  const seen = new Uint8Array(arena.size);
+  const queue = [from];
+  seen[from] = 1;
+  const found: number[] = [];
+  for (let i = 0; i < queue.length && found.length < max && i < 5_000_000; i++) {
+    const id = queue[i]!;
+    if (arena.origins.has(id) && id !== from) {
+      found.push(id);
+      continue;
+    }
+    for (const x of arena.inputs(id)) {
+      if (!seen[x]) {
+        seen[x] = 1;
+        queue.push(x);
+      }
+    }
+  }
+  return found;
 }
 
 function shown(v: unknown): unknown {
