@@ -251,7 +251,8 @@ export class HttpDecoder implements Decoder {
   }
 
   end(at: EventRef | null): void {
-    const partialRequest = this.requests.end(at);
+    // A request cut short is already waiting (it is listed from its head on); its body stays as read.
+    this.requests.end(at);
     const partialResponse = this.responses.end(at);
     if (partialResponse && this.waiting.length > 0) {
       const { exchange, pending } = this.waiting.shift()!;
@@ -259,7 +260,6 @@ export class HttpDecoder implements Decoder {
       pending.finish(this.entry(exchange));
     }
     for (const { exchange, pending } of this.waiting.splice(0)) pending.finish(this.entry(exchange));
-    void partialRequest;
   }
 
   private requestStarted(msg: HttpMessage): void {
