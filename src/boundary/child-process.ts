@@ -290,6 +290,7 @@ function childDelivery(st: ChildState, p: any[]): void {
 // ---- the IPC channel ----
 
 const IPC_WRITES = ['writeUtf8String', 'writeBuffer'] as const;
+let warnedHandleSent = false;
 
 /** Record: the bytes read from the channel, and each message written, with its completion. */
 function observeIpc(channel: any, st: ChildState): void {
@@ -330,6 +331,10 @@ function observeIpc(channel: any, st: ChildState): void {
       configurable: true,
       writable: true,
       value: function writeObserved(this: any, req: any, data: unknown, handle: unknown) {
+        if (handle && !warnedHandleSent) {
+          warnedHandleSent = true;
+          real.writeSync(2, 'retrace: warning: a handle (socket or server) was sent over an IPC channel; handles passed between processes do not replay\n');
+        }
         const outcome = engine.call(sendCh, [st.id, data], () => {
           const err = write.call(this, req, data, handle) as number;
           return { err, async: streamBaseState[kLastWriteWasAsync]!, queued: channel.writeQueueSize as number };
@@ -428,9 +433,9 @@ function checkStdinWrite(sock: any, stdioId: number, st: ChildState): void {
     writable: true,
     value: function _writeGeneric(this: any, writev: boolean, data: any, encoding: string, cb: AnyFn) {
       const ev = replayer!.peek();
-      if (ev && ev.kind === 'call' && ev.channel.name === 'net.write' && !this.destroyed) {
+      if (ev && !this.destroyed) {
         const bytes = writtenBytes(writev, data, encoding);
-        const [id, recorded] = ev.args as [number, Buffer];
+        const [id, recorded] = ev.kind === 'call' && ev.channel.name === 'net.write' ? (ev.args as [number, Buffer]) : [null, null];
         if (id !== stdioId) {
           diverge(`event ${ev.index}: the program wrote ${bytes.length} bytes to the stdin of ${describeChild(st)}, but the recording has ${replayer!.describeEvent(ev)}`);
         }
