@@ -15,12 +15,15 @@ import {
   assertIncludes,
   assertNoValueContaining,
   assertShows,
+  assertWellFormed,
+  checkAnswer,
   compileTypeScript,
   envVar,
   expectWhys,
   lastJsonLine,
   lineOf,
   literalNumber,
+  matches,
   nodes,
   originEvents,
   randomResult,
@@ -31,6 +34,7 @@ import {
   whyAsync,
   whyArgs,
   whyMeasured,
+  type LineageNode,
   type OriginMatcher,
   type WhyResult,
 } from './provenance-helpers.js';
@@ -1045,3 +1049,38 @@ console.log(JSON.stringify({ first, second })); // @at
   });
 });
 
+
+describe('provenance test helpers', () => {
+  const leaf = (detail: string, kind = 'env', value = '"7"'): LineageNode => ({ value, op: 'input', origin: { kind, event: 0, detail } });
+  const answer = (lineage: LineageNode): WhyResult => ({ at: 'app.mjs:3:1', expr: 'x', hit: 1, hits: 1, value: '12', complete: true, notes: [], lineage });
+
+  test('markers, origin matchers and shown values', () => {
+    assert.equal(lineOf('a\nb // @at\nc // @other'), 2);
+    assert.equal(lineOf('a\nb // @at\nc // @other', 'other'), 3);
+    assert.throws(() => lineOf('a // @at\nb // @at'), /found 2/);
+    assert.throws(() => lineOf('a // @attic'), /found 0/);
+    assert.ok(matches(leaf('env ALPHA, event 0'), ALPHA));
+    assert.ok(!matches(leaf('env ALPHABET, event 0'), ALPHA));
+    assert.ok(!matches(leaf('env ALPHA, event 0', 'file'), ALPHA));
+    assert.ok(matches(leaf('literal 10 at src/app.ts:3', 'literal', '10'), literalNumber(10)));
+    assert.ok(!matches(leaf('literal 100 at src/app.ts:3', 'literal', '100'), literalNumber(10)));
+    assert.ok(matches(leaf('Math.random #2', 'random', '0.25'), randomResult(0.25)));
+    assert.ok(!matches(leaf('Math.random #1', 'random', '0.5'), randomResult(0.25)));
+    assertShows({ ...answer(leaf('env A')), value: "'red'" }, 'red');
+    assertShows({ ...answer(leaf('env A')), value: '25252.5' }, 25252.5);
+    assert.throws(() => assertShows({ ...answer(leaf('env A')), value: '7' }, 8));
+  });
+
+  test('an answer that links everything to everything fails an independent case; an empty one fails a dependent case', () => {
+    const linkedToAll = answer({
+      value: '12',
+      op: '+',
+      inputs: [{ value: '5', op: 'Number()', inputs: [leaf('env BETA, event 0', 'env', '"5"')] }, { value: '7', op: 'Number()', inputs: [leaf('env ALPHA, event 0')] }],
+    });
+    assertIncludes(linkedToAll, BETA);
+    assert.throws(() => assertExcludes(linkedToAll, ALPHA), /must not include env ALPHA/);
+    assert.throws(() => assertIncludes(answer({ value: '12', op: 'no lineage' }), BETA), /must include env BETA/);
+    assert.throws(() => checkAnswer(answer({ value: '12', op: '+' }), 'app.mjs:3', 'x', { value: 12, excludes: [ALPHA] }), /names an origin/);
+    assert.throws(() => assertWellFormed({ ...linkedToAll, hits: 0 }), /hits/);
+  });
+});
