@@ -6,6 +6,7 @@
 // test also checks that `why` shows the value the program computed.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as path from 'node:path';
 import { describeRun, repoRoot, workdir, writeFiles } from './helpers.js';
@@ -1010,7 +1011,7 @@ console.log(JSON.stringify({ first, second })); // @at
     assert.equal(r.stdout, '', `nothing on stdout: ${what}`);
   };
 
-  test('--hit picks a hit and the default is the last; without --json the answer is readable text', async () => {
+  test('--hit picks a hit and the default is the last; without --json the answer is readable text, with --html a page', async () => {
     const { dir, printed } = recordProgram({ 'app.mjs': program }, { env: NUMBERS });
     assert.deepEqual(printed, { first: 21, second: 15 });
     const inScale = at('app.mjs', program, 'scale');
@@ -1019,9 +1020,12 @@ console.log(JSON.stringify({ first, second })); // @at
         { at: inScale, expr: 'x', hit: 1, value: 7, includes: [ALPHA], excludes: [BETA] },
         { at: inScale, expr: 'x', hit: 'last', value: 5, includes: [BETA], excludes: [ALPHA] },
       ]),
-      retraceAsync(dir, ['why', 'recording', '--at', at('app.mjs', program), '--expr', 'second']),
+      retraceAsync(dir, ['why', 'recording', '--at', at('app.mjs', program), '--expr', 'second', '--html', 'why.html']),
     ]);
     const [first, last] = answers as [WhyResult, WhyResult];
+    const html = fs.readFileSync(path.join(dir, 'why.html'), 'utf8');
+    assert.match(html, /<html/i, '--html writes an HTML page');
+    assert.match(html, /BETA/, 'the page names the origin');
     // hits counts up to where the replay stopped, so it is only checked for the last hit.
     assert.equal(first.hit, 1);
     assert.deepEqual([last.hit, last.hits], [2, 2]);
