@@ -179,23 +179,6 @@ function recordedProcessOf(pid: unknown): number | null {
   });
 }
 
-/** Replay stops here: deep stacks (Node's spawn path is long) so the program's line is found. */
-function diverge(what: string): never {
-  Error.stackTraceLimit = Math.max(Error.stackTraceLimit, 64);
-  return engine.diverge(what);
-}
-
-/** Replay: runs a check of the engine's with deep stacks, so a divergence it reports finds the program's line. */
-function deepStacks<T>(check: () => T): T {
-  const limit = Error.stackTraceLimit;
-  Error.stackTraceLimit = Math.max(limit, 64);
-  try {
-    return check();
-  } finally {
-    Error.stackTraceLimit = limit;
-  }
-}
-
 function describeChild(st: ChildState): string {
   const number = recordedProcessOf(st.pid);
   return `child process \`${st.key ? commandLine(st.key) : '?'}\` (pid ${st.pid ?? 'none'}${number === null ? '' : `, recorded as process ${number}`})`;
@@ -206,7 +189,7 @@ function checkSpawn(channel: string, key: SpawnKey): void {
   const ev = replayer!.peek();
   if (!ev) return; // the engine reports the end of the recording
   if (ev.kind === 'deliver' || ev.channel.name !== channel) {
-    diverge(`event ${ev.index}: the program started child process \`${commandLine(key)}\`, but the recording has ${replayer!.describeEvent(ev)}`);
+    engine.diverge(`event ${ev.index}: the program started child process \`${commandLine(key)}\`, but the recording has ${replayer!.describeEvent(ev)}`);
   }
   const recorded = (ev as { args: unknown }).args as SpawnKey;
   const changes: string[] = [];
@@ -223,7 +206,7 @@ function checkSpawn(channel: string, key: SpawnKey): void {
     const started = startedResultAfter(ev);
     number = started === null ? null : recordedProcessOf(started);
   }
-  diverge(`event ${ev.index}: the program started a different child process than recorded${number === null ? '' : ` (recorded as process ${number})`}: ${changes.join('; ')}`);
+  engine.diverge(`event ${ev.index}: the program started a different child process than recorded${number === null ? '' : ` (recorded as process ${number})`}: ${changes.join('; ')}`);
 }
 
 /** The pid recorded for the spawn request `ev` (its 'started' call follows it in the trace). */
@@ -380,7 +363,7 @@ function replayIpc(channel: any, st: ChildState): void {
   for (const name of IPC_WRITES) {
     define(name, function writeReplayed(req: any, data: unknown) {
       checkSend(st, data);
-      const outcome = deepStacks(() => engine.call(sendCh, [st.id, data], unreachable)) as { err: number; async: number; queued: number };
+      const outcome = engine.call(sendCh, [st.id, data], unreachable) as { err: number; async: number; queued: number };
       streamBaseState[kLastWriteWasAsync] = outcome.async;
       channel.writeQueueSize = outcome.queued;
       if (outcome.err === 0 && outcome.async) st.ipcWrites.push(req);
@@ -395,9 +378,9 @@ function checkSend(st: ChildState, data: unknown): void {
   if (!ev || ev.kind !== 'call' || ev.channel.name !== SEND_CHANNEL) return;
   const [id, recorded] = ev.args as [number, unknown];
   const show = (v: unknown) => describeValue(Buffer.isBuffer(v) ? v : String(v).replace(/\n$/, ''), 300);
-  if (id !== st.id) diverge(`event ${ev.index}: the recording sends a message to another child process here; the program sent ${show(data)} to ${describeChild(st)}`);
+  if (id !== st.id) engine.diverge(`event ${ev.index}: the recording sends a message to another child process here; the program sent ${show(data)} to ${describeChild(st)}`);
   const equal = Buffer.isBuffer(recorded) && Buffer.isBuffer(data) ? recorded.equals(data) : recorded === data;
-  if (!equal) diverge(`event ${ev.index}: the program sent a different message to ${describeChild(st)}: recorded ${show(recorded)}, now ${show(data)}`);
+  if (!equal) engine.diverge(`event ${ev.index}: the program sent a different message to ${describeChild(st)}: recorded ${show(recorded)}, now ${show(data)}`);
 }
 
 // ---- stdio ----
@@ -437,13 +420,13 @@ function checkStdinWrite(sock: any, stdioId: number, st: ChildState): void {
         const bytes = writtenBytes(writev, data, encoding);
         const [id, recorded] = ev.kind === 'call' && ev.channel.name === 'net.write' ? (ev.args as [number, Buffer]) : [null, null];
         if (id !== stdioId) {
-          diverge(`event ${ev.index}: the program wrote ${bytes.length} bytes to the stdin of ${describeChild(st)}, but the recording has ${replayer!.describeEvent(ev)}`);
+          engine.diverge(`event ${ev.index}: the program wrote ${bytes.length} bytes to the stdin of ${describeChild(st)}, but the recording has ${replayer!.describeEvent(ev)}`);
         }
         if (Buffer.isBuffer(recorded) && !recorded.equals(bytes)) {
           let at = 0;
           while (at < recorded.length && at < bytes.length && recorded[at] === bytes[at]) at++;
           const show = (b: Buffer) => JSON.stringify(b.subarray(Math.max(0, at - 24), at + 40).toString('latin1'));
-          diverge(
+          engine.diverge(
             `event ${ev.index}: the program wrote different bytes to the stdin of ${describeChild(st)}: ` +
               `${recorded.length} bytes recorded, ${bytes.length} now, first difference at byte ${at}\n` +
               `retrace:   recorded ${show(recorded)}\nretrace:   now      ${show(bytes)}`,
@@ -547,7 +530,7 @@ function spawnReplayed(this: any, original: AnyFn, options: any): unknown {
       const { file, args, cwd, envPairs, stdio } = nativeSpawnArgs(spawnArgs);
       st.key = spawnKey(file, args, cwd, envPairs, stdio, options);
       checkSpawn(SPAWN_CHANNEL, st.key);
-      st.id = deepStacks(() => engine.request(spawnCh, st.key));
+      st.id = engine.request(spawnCh, st.key);
       expectOwn(st.id, (p) => childDelivery(st, p));
       const started = engine.call(startedCh, [st.id], unreachable) as { err: number; pid: number | undefined };
       this.pid = started.pid;
@@ -604,7 +587,7 @@ function installSync(): void {
       return engine.call(syncCh, key, () => realSpawnSync.call(this, options));
     }
     checkSpawn(SPAWN_SYNC_CHANNEL, key);
-    return deepStacks(() => engine.call(syncCh, key, unreachable));
+    return engine.call(syncCh, key, unreachable);
   };
 }
 
