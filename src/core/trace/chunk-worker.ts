@@ -35,8 +35,16 @@ const SKIP_AFTER_POOR = 16;
 const JUDGED_BYTES = 32 << 10;
 let skip = 0;
 
-function writeChunk(type: ChunkType, raw: Uint8Array): void {
-  const compress = level > 0 && !(type === ChunkType.Events && skip > 0);
+/**
+ * Compression must never hold the program up: when this many chunks are waiting behind the one
+ * being written (the program produces faster than deflate runs), chunks are stored as they are
+ * until the worker has caught up. The ring stays free, and the program's thread never waits for
+ * deflate; the trace is larger for the stretch that was stored raw.
+ */
+const BACKLOG_CHUNKS = 4;
+
+function writeChunk(type: ChunkType, raw: Uint8Array, backlog: number): void {
+  const compress = level > 0 && backlog < BACKLOG_CHUNKS && !(type === ChunkType.Events && skip > 0);
   if (type === ChunkType.Events && skip > 0) skip--;
   const framed = frameChunk(type, raw, compress ? level : 0, zlib.deflateRawSync);
   if (compress && type === ChunkType.Events && raw.length >= JUDGED_BYTES && framed.length - CHUNK_HEADER_SIZE > raw.length - (raw.length >> 2)) skip = SKIP_AFTER_POOR;
@@ -56,7 +64,7 @@ for (;;) {
   const slot = Ctl.SLOTS + 3 * (next % slots);
   const at = ctl[slot + 1]!;
   try {
-    writeChunk(ctl[slot]! as ChunkType, ring.subarray(at, at + ctl[slot + 2]!));
+    writeChunk(ctl[slot]! as ChunkType, ring.subarray(at, at + ctl[slot + 2]!), published - next - 1);
   } catch {
     // The program's thread sees the flag and writes the remaining chunks itself.
     Atomics.store(ctl, Ctl.FAILED, 1);
