@@ -29,6 +29,7 @@ function jsonLines(r: Run): Record<string, any>[] {
 const HTTP_APP = `
 import http from 'node:http';
 import net from 'node:net';
+import zlib from 'node:zlib';
 const server = http.createServer((req, res) => {
   let body = '';
   req.on('data', (c) => (body += c));
@@ -37,6 +38,9 @@ const server = http.createServer((req, res) => {
       const order = JSON.parse(body);
       res.writeHead(201, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ id: 42, item: order.item, lucky: Math.floor(Math.random() * 1000) }));
+    } else if (req.url === '/gz') {
+      res.writeHead(200, { 'content-type': 'application/json', 'content-encoding': 'gzip' });
+      res.end(zlib.gzipSync(JSON.stringify({ packed: true })));
     } else if (req.url === '/stream') {
       res.writeHead(200, { 'content-type': 'application/json' });
       res.write('{"parts": [');
@@ -55,6 +59,7 @@ server.listen(0, '127.0.0.1', async () => {
   console.log('streamed', await streamed.text());
   const busy = await new Promise((resolve) => http.get(base + '/busy?x=1', (res) => { res.resume(); res.on('end', () => resolve(res.statusCode)); }));
   console.log('busy', busy);
+  console.log('gz', await (await fetch(base + '/gz')).json());
   // Two requests pipelined in one write on a raw socket.
   const raw = net.connect(server.address().port, '127.0.0.1', () => raw.write('GET /busy?p=1 HTTP/1.1\\r\\nHost: x\\r\\n\\r\\nGET /busy?p=2 HTTP/1.1\\r\\nHost: x\\r\\nConnection: close\\r\\n\\r\\n'));
   let replies = '';
@@ -93,8 +98,11 @@ test('show: inbound and outbound HTTP with methods, paths, statuses and duration
   const inbound = jsonLines(show(dir, ['recording', '--kind', 'http.in', '--json']));
   assert.deepEqual(
     inbound.map((e) => [e.fields.method, e.fields.url, e.fields.status]),
-    [['POST', '/orders', 201], ['GET', '/stream', 200], ['GET', '/busy?x=1', 503], ['GET', '/busy?p=1', 503], ['GET', '/busy?p=2', 503]],
+    [['POST', '/orders', 201], ['GET', '/stream', 200], ['GET', '/busy?x=1', 503], ['GET', '/gz', 200], ['GET', '/busy?p=1', 503], ['GET', '/busy?p=2', 503]],
   );
+  // A gzip body is shown decompressed.
+  const gz = JSON.parse(show(dir, ['recording', '--event', String(inbound[3]!.event), '--json']).stdout) as { detail: { response: { body: unknown } } };
+  assert.deepEqual(gz.detail.response.body, { packed: true });
   assert.ok(inbound.every((e) => e.kind === 'http.in' && typeof e.fields.durationMs === 'number' && e.fields.durationMs >= 0));
 
   // --event N: the request and the response with headers, JSON bodies pretty-printed, the chunked

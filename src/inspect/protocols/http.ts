@@ -1,6 +1,7 @@
 // HTTP/1.x from the raw bytes of one connection: requests and responses in order (keep-alive and
 // pipelining pair them first-in first-out), bodies by Content-Length, chunked encoding or the end
 // of the connection, and upgrades (101, CONNECT), after which the bytes are no longer HTTP.
+import * as zlib from 'node:zlib';
 import type { Entry, EventRef, Pending } from '../entry.js';
 import { bytesCount, duration, prettyBody } from '../render.js';
 import { ByteQueue, KEEP_BYTES, type Decoder, type DecoderContext, type Sender } from './types.js';
@@ -360,27 +361,43 @@ function statusOf(msg: HttpMessage): number {
   return m ? Number(m[1]) : 0;
 }
 
+/** The body as sent, or decompressed when its Content-Encoding is gzip, deflate or br (display only). */
+function decodedBody(msg: HttpMessage): { body: Buffer; encoding: string | null } {
+  const encoding = (header(msg, 'content-encoding') ?? '').trim().toLowerCase();
+  if (!encoding || encoding === 'identity' || msg.bodyLength > msg.body.length) return { body: msg.body, encoding: null };
+  try {
+    if (encoding === 'gzip' || encoding === 'x-gzip') return { body: zlib.gunzipSync(msg.body), encoding };
+    if (encoding === 'deflate') return { body: zlib.inflateSync(msg.body), encoding };
+    if (encoding === 'br') return { body: zlib.brotliDecompressSync(msg.body), encoding };
+  } catch {
+    // not what the header says: shown as sent
+  }
+  return { body: msg.body, encoding: null };
+}
+
 function messageText(msg: HttpMessage): string[] {
   const out = [`  ${msg.startLine}`];
   for (const [k, v] of msg.headers) out.push(`  ${k}: ${v}`);
   if (msg.bodyLength > 0) {
-    out.push('', `  body (${bytesCount(msg.bodyLength)}${msg.chunked ? ', chunked' : ''}):`);
-    out.push(prettyBody(msg.body, header(msg, 'content-type') ?? '', '    ', msg.bodyLength > msg.body.length ? msg.bodyLength : undefined));
+    const { body, encoding } = decodedBody(msg);
+    out.push('', `  body (${bytesCount(msg.bodyLength)}${msg.chunked ? ', chunked' : ''}${encoding ? `, ${encoding}: ${bytesCount(body.length)} decompressed` : ''}):`);
+    out.push(prettyBody(body, header(msg, 'content-type') ?? '', '    ', msg.bodyLength > msg.body.length ? msg.bodyLength : undefined));
   }
   if (!msg.complete) out.push('  (cut short: the connection ended or the recording stops here)');
   return out;
 }
 
 function messageJson(msg: HttpMessage): Record<string, unknown> {
-  const text = msg.body.toString('utf8');
+  const decoded = decodedBody(msg).body;
+  const text = decoded.toString('utf8');
   let body: unknown = null;
-  if (msg.body.length > 0) {
+  if (decoded.length > 0) {
     try {
       body = /json/i.test(header(msg, 'content-type') ?? '') ? JSON.parse(text) : text;
     } catch {
       body = text;
     }
-    if (typeof body === 'string' && text.includes('\ufffd')) body = { base64: msg.body.toString('base64') };
+    if (typeof body === 'string' && text.includes('\ufffd')) body = { base64: decoded.toString('base64') };
   }
   return {
     startLine: msg.startLine,
