@@ -15,8 +15,14 @@ export interface DebugPlan {
   /** The replay command: node and its arguments (retrace's bin, replay, DIR, --inspect-brk=0...). */
   command: string[];
   env: Record<string, string>;
+  /**
+   * How the program waits for the debugger: 'break' stops on its first line (--inspect-brk, as for
+   * Chrome DevTools); 'wait' holds it before it runs until the debugger says go (what VS Code's
+   * bootloader does with inspector.waitForDebugger()), with no first pause.
+   */
+  start: 'break' | 'wait';
   breakpoints: Array<{
-    /** The compiled script, with its .map beside it. */
+    /** The script V8 runs: compiled, with its .map beside it, or the source itself. */
     generated: string;
     /** The TypeScript file and line (from 1) to stop at. */
     source: string;
@@ -37,7 +43,7 @@ export interface Stop {
 }
 
 export interface DebugReport {
-  firstPause: Stop;
+  firstPause: Stop | null;
   /** Per breakpoint: where V8 bound it in the generated script (lines from 0). */
   bound: Array<Array<{ lineNumber: number; columnNumber?: number }>>;
   hits: Array<{ breakpoint: number; atBreakpoint: Stop; afterStepOver: Stop }>;
@@ -47,10 +53,21 @@ export interface DebugReport {
   stderr: string;
 }
 
+let replayGroup: number | undefined;
+function killReplay(): void {
+  try {
+    if (replayGroup !== undefined) process.kill(-replayGroup, 'SIGKILL');
+  } catch {
+    // already gone
+  }
+}
+
 async function main(planFile: string): Promise<DebugReport> {
   const plan = JSON.parse(fs.readFileSync(planFile, 'utf8')) as DebugPlan;
   const [command, ...args] = plan.command as [string, ...string[]];
-  const child = spawn(command, args, { cwd: plan.cwd, env: { ...process.env, ...plan.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  // A process group of its own, so that a replay that hangs goes away whole, its program included.
+  const child = spawn(command, args, { cwd: plan.cwd, env: { ...process.env, ...plan.env }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  replayGroup = child.pid;
   let stdout = '';
   let stderr = '';
   child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
@@ -58,7 +75,7 @@ async function main(planFile: string): Promise<DebugReport> {
   const exited = new Promise<{ status: number | null; signal: string | null }>((resolve) =>
     child.on('close', (status, signal) => resolve({ status, signal })),
   );
-  const killer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+  const killer = setTimeout(killReplay, 60_000);
 
   // After the program ends, Node keeps the process for the debugger until it disconnects.
   let programEnded!: () => void;
@@ -113,13 +130,19 @@ async function main(planFile: string): Promise<DebugReport> {
 
   await session.send('Runtime.enable');
   await session.send('Debugger.enable');
-  await session.send('Runtime.runIfWaitingForDebugger');
-  const firstPause = await describeStop(await session.next('Debugger.paused'), []);
+  let firstPause: Stop | null = null;
+  if (plan.start === 'break') {
+    await session.send('Runtime.runIfWaitingForDebugger');
+    firstPause = await describeStop(await session.next('Debugger.paused'), []);
+  }
 
   const bound: DebugReport['bound'] = [];
   const ids = new Map<string, number>();
   for (const [i, bp] of plan.breakpoints.entries()) {
-    const at = generatedPositionFor(readSourceMap(bp.generated), bp.source, bp.line);
+    // Through the source map for compiled code; a plain script is its own source.
+    const at = fs.existsSync(`${bp.generated}.map`)
+      ? generatedPositionFor(readSourceMap(bp.generated), bp.source, bp.line)
+      : { line: bp.line - 1, column: 0 };
     if (!at) throw new Error(`the source map of ${bp.generated} maps nothing to ${bp.source}:${bp.line}`);
     const r = await session.send<{ breakpointId: string; locations: Array<{ lineNumber: number; columnNumber?: number }> }>(
       'Debugger.setBreakpointByUrl',
@@ -130,7 +153,8 @@ async function main(planFile: string): Promise<DebugReport> {
   }
 
   const hits: DebugReport['hits'] = [];
-  await session.send('Debugger.resume');
+  // Breakpoints are set before the program's code runs: let it go.
+  await session.send(plan.start === 'break' ? 'Debugger.resume' : 'Runtime.runIfWaitingForDebugger');
   for (;;) {
     const paused = await Promise.race([session.next('Debugger.paused', 60_000), ended.then(() => undefined)]);
     if (!paused) break;
@@ -157,6 +181,7 @@ main(process.argv[2]!).then(
   (report) => process.stdout.write(JSON.stringify(report)),
   (err: Error) => {
     process.stderr.write(`debugger-driver: ${err.stack ?? err.message}\n`);
+    killReplay();
     process.exit(1);
   },
 );

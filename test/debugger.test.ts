@@ -13,7 +13,8 @@ import * as fs from 'node:fs';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
-import { canUnshare, cli, describeRun, record, repoRoot, workdir, writeFiles, type Run } from './helpers.js';
+import { canUnshare, cli, describeRun, record, repoRoot, retrace, workdir, writeFiles, type Run } from './helpers.js';
+import { preloadPath } from '../src/runtime/paths.js';
 import type { DebugPlan, DebugReport } from './debugger-driver.js';
 
 const FIXTURE = path.join(repoRoot, 'test', 'fixtures', 'debuggee');
@@ -72,13 +73,13 @@ async function priceServer(): Promise<{ url: string; close: () => void }> {
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, close: () => server.close() };
 }
 
-test('a breakpoint in a .ts file of a replayed program stops with the recorded values, and pausing does not change the replay', async () => {
+/** Records the fixture program against a price server that is gone afterwards; the values it printed. */
+async function recordQuoteProgram(): Promise<{ dir: string; rec: Run; price: number; jitter: number; total: number }> {
   const dir = workdir('retrace-debug-');
-  const main = path.join(COMPILED, 'main.js');
   const prices = await priceServer();
   let rec: Run;
   try {
-    rec = await recordWhileServing(dir, [process.execPath, main], programEnv({ PRICE_URL: prices.url }));
+    rec = await recordWhileServing(dir, [process.execPath, path.join(COMPILED, 'main.js')], programEnv({ PRICE_URL: prices.url }));
   } finally {
     prices.close(); // gone for the replay
   }
@@ -86,44 +87,55 @@ test('a breakpoint in a .ts file of a replayed program stops with the recorded v
   assert.match(rec.stdout, /^price .*\ntimer after \d+ ms\n$/);
   const m = /^price (\S+) jitter (\S+) total (\S+)$/m.exec(rec.stdout);
   assert.ok(m, rec.stdout);
-  const [price, jitter, total] = [Number(m[1]), Number(m[2]), Number(m[3])];
+  return { dir, rec, price: Number(m[1]), jitter: Number(m[2]), total: Number(m[3]) };
+}
 
+/** The checks at the breakpoint in quote.ts and one step further: the recorded values, the right lines. */
+function assertStoppedWithRecordedValues(report: DebugReport, recorded: { rec: Run; price: number; jitter: number; total: number }, line: number): void {
+  const replayRun = { status: report.status, signal: report.signal as NodeJS.Signals | null, stdout: report.stdout, stderr: report.stderr };
+  const source = path.join(FIXTURE, 'quote.ts');
+  assert.equal(report.hits.length, 1, describeRun(replayRun));
+  const { atBreakpoint, afterStepOver } = report.hits[0]!;
+  assert.equal(atBreakpoint.reason, 'other');
+  assert.deepEqual([atBreakpoint.file, atBreakpoint.line], [source, line]);
+  // The locals hold what the recorded run computed from its HTTP response and Math.random.
+  assert.equal(atBreakpoint.values.price, recorded.price);
+  assert.equal(atBreakpoint.values.jitter, recorded.jitter);
+  assert.equal(atBreakpoint.values.cents, Math.round(recorded.price * 100));
+  assert.ok(typeof atBreakpoint.values.jitterCents === 'object', 'jitterCents is not assigned yet at the breakpoint');
+
+  assert.deepEqual([afterStepOver.file, afterStepOver.line], [source, line + 1]);
+  assert.equal(afterStepOver.values.jitterCents, Math.round(recorded.jitter * 100));
+  assert.equal((Number(afterStepOver.values.cents) + Number(afterStepOver.values.jitterCents)) / 100, recorded.total);
+
+  // The replay went on as recorded: the same output, the same exit status, no divergence.
+  assert.equal(report.stdout, recorded.rec.stdout, describeRun(replayRun));
+  assert.equal(report.status, 3, describeRun(replayRun));
+  assert.doesNotMatch(report.stderr, /retrace: replay (diverged|stalled)/);
+}
+
+test('a breakpoint in a .ts file of a replayed program stops with the recorded values, and pausing does not change the replay', async () => {
+  const recorded = await recordQuoteProgram();
+  const { dir } = recorded;
   const source = path.join(FIXTURE, 'quote.ts');
   const line = lineOf(source, '// BREAKPOINT');
   const report = debugReplay({
     cwd: dir,
     command: [process.execPath, cli, 'replay', '--inspect-brk=0'],
     env: programEnv(),
+    start: 'break',
     breakpoints: [
       { generated: path.join(COMPILED, 'quote.js'), source, line, evaluate: ['price', 'jitter', 'cents', 'jitterCents', 'total'], holdMs: 500 },
     ],
   });
-  const replayRun = { status: report.status, signal: report.signal as NodeJS.Signals | null, stdout: report.stdout, stderr: report.stderr };
-
   // --inspect-brk stops first in the program itself (in an ES module graph, the first module
   // evaluated: quote.ts, which main.ts imports), not in retrace's preload.
+  assert.ok(report.firstPause);
   assert.equal(report.firstPause.reason, 'Break on start');
   assert.equal(path.dirname(report.firstPause.file), FIXTURE, JSON.stringify(report.firstPause));
+  // Stopped there, the program's modules are loaded: V8 binds the breakpoint at once.
   assert.equal(report.bound[0]?.length, 1, `V8 bound the breakpoint once: ${JSON.stringify(report.bound)}`);
-
-  assert.equal(report.hits.length, 1, describeRun(replayRun));
-  const { atBreakpoint, afterStepOver } = report.hits[0]!;
-  assert.equal(atBreakpoint.reason, 'other');
-  assert.deepEqual([atBreakpoint.file, atBreakpoint.line], [source, line]);
-  // The locals hold what the recorded run computed from its HTTP response and Math.random.
-  assert.equal(atBreakpoint.values.price, price);
-  assert.equal(atBreakpoint.values.jitter, jitter);
-  assert.equal(atBreakpoint.values.cents, Math.round(price * 100));
-  assert.ok(typeof atBreakpoint.values.jitterCents === 'object', 'jitterCents is not assigned yet at the breakpoint');
-
-  assert.deepEqual([afterStepOver.file, afterStepOver.line], [source, line + 1]);
-  assert.equal(afterStepOver.values.jitterCents, Math.round(jitter * 100));
-  assert.equal((Number(afterStepOver.values.cents) + Number(afterStepOver.values.jitterCents)) / 100, total);
-
-  // The replay went on as recorded: the same output, the same exit status, no divergence.
-  assert.equal(report.stdout, rec.stdout, describeRun(replayRun));
-  assert.equal(report.status, 3, describeRun(replayRun));
-  assert.doesNotMatch(report.stderr, /retrace: replay (diverged|stalled)/);
+  assertStoppedWithRecordedValues(report, recorded, line);
 });
 
 test('--inspect-brk of a replayed CommonJS program stops first in the program, not in the preload', () => {
@@ -131,9 +143,63 @@ test('--inspect-brk of a replayed CommonJS program stops first in the program, n
   writeFiles(dir, { 'app.cjs': 'const n = Math.random();\nconsole.log("n", n);\n' });
   const rec = record(dir, [process.execPath, 'app.cjs']);
   assert.equal(rec.status, 0, describeRun(rec));
-  const report = debugReplay({ cwd: dir, command: [process.execPath, cli, 'replay', '--inspect-brk=0'], env: programEnv(), breakpoints: [] });
+  const report = debugReplay({
+    cwd: dir,
+    command: [process.execPath, cli, 'replay', '--inspect-brk=0'],
+    env: programEnv(),
+    start: 'break',
+    breakpoints: [],
+  });
+  assert.ok(report.firstPause);
   assert.equal(report.firstPause.file, path.join(fs.realpathSync(dir), 'app.cjs'));
   assert.equal(report.firstPause.line, 1);
   assert.equal(report.stdout, rec.stdout);
   assert.equal(report.status, 0);
+});
+
+// Stands in for the bootloader of VS Code's JavaScript debugger, which VS Code puts in NODE_OPTIONS
+// of the program it launches and so of every Node.js process that program starts: like it, it
+// reads a folder and runs a child process, then opens the inspector and holds the process until
+// the debugger has attached. (VS Code attaches to the retrace CLI too; this driver debugs the
+// replayed program only.)
+const BOOTLOADER = `
+const inspector = require('node:inspector');
+if (!/retrace\\.js$/.test(process.argv[1] ?? '')) {
+  require('node:fs').readdirSync(require('node:os').tmpdir());
+  require('node:child_process').spawnSync(process.execPath, ['-e', '0'], { env: {} });
+  inspector.open(0, '127.0.0.1', false);
+  inspector.waitForDebugger();
+}
+`;
+
+test('the configuration `retrace vscode` writes, launched the way VS Code launches it, stops at a .ts breakpoint with the recorded values', async () => {
+  const recorded = await recordQuoteProgram();
+  const { dir } = recorded;
+  const written = retrace(dir, ['vscode']);
+  assert.equal(written.status, 0, describeRun(written));
+  const launch = JSON.parse(fs.readFileSync(path.join(dir, '.vscode', 'launch.json'), 'utf8')) as {
+    configurations: Array<{ name: string; type: string; request: string; program: string; args: string[]; cwd: string; skipFiles: string[] }>;
+  };
+  const config = launch.configurations.find((c) => c.name === 'retrace: replay recording');
+  assert.ok(config, JSON.stringify(launch));
+  assert.deepEqual([config.type, config.request], ['node', 'launch']);
+  const resolve = (v: string) => v.replaceAll('${workspaceFolder}', dir);
+  // Stepping skips retrace's replay layer: its preload is under a skipFiles pattern.
+  assert.ok(
+    config.skipFiles.some((glob) => glob.endsWith('/**') && preloadPath().startsWith(resolve(glob.slice(0, -2)))),
+    JSON.stringify(config.skipFiles),
+  );
+
+  writeFiles(dir, { 'bootloader.cjs': BOOTLOADER });
+  const report = debugReplay({
+    cwd: resolve(config.cwd),
+    command: [process.execPath, resolve(config.program), ...config.args.map(resolve)],
+    env: programEnv({ NODE_OPTIONS: `--require=${path.join(dir, 'bootloader.cjs')}` }),
+    start: 'wait',
+    breakpoints: [
+      { generated: path.join(COMPILED, 'quote.js'), source: path.join(FIXTURE, 'quote.ts'), line: lineOf(path.join(FIXTURE, 'quote.ts'), '// BREAKPOINT'), evaluate: ['price', 'jitter', 'cents', 'jitterCents'], holdMs: 200 },
+    ],
+  });
+  assert.equal(report.firstPause, null);
+  assertStoppedWithRecordedValues(report, recorded, lineOf(path.join(FIXTURE, 'quote.ts'), '// BREAKPOINT'));
 });
