@@ -63,4 +63,4 @@ if (replayed.status !== recorded.status) fail(`the replay exited with ${replayed
 if (replayed.stdout !== recorded.stdout) fail('the replay printed something else than the recording');
 if (!crash(recorded.stderr) || crash(replayed.stderr) !== crash(recorded.stderr)) fail('the replay did not crash as the recording did');
 console.log(`\nThe replay crashed the same way, with exit status ${replayed.status}:\n  ${crash(replayed.stderr)}`);
-console.log(`See examples/ai-agent/README.md to find the answer that broke it, starting with\n  npx retrace show ${out} --kind http`);
+console.log(`See examples/ai-agent/README.md to find the answer that broke it, starting with\n  npx retrace show ${out} --kind http,crash`);

@@ -107,4 +107,4 @@ process.stdout.write(replay.stdout);
 if (replay.status !== recorded.code) fail(`the replay exited with ${replay.status}, the recording with ${recorded.code}`);
 if (replay.stdout !== recorded.output) fail('the replay printed something else than the recording');
 console.log(`\nThe replay printed the same ${recorded.output.trim().split('\n').length} lines and exited with the same status.`);
-console.log(`Two orders cost 0.00: see examples/shop/README.md to find out why, starting with\n  npx retrace show ${out} --grep "total 0.00"`);
+console.log(`Two orders cost 0.00: see examples/shop/README.md to find out why, starting with\n  npx retrace show ${out} --kind http`);
