@@ -429,10 +429,11 @@ export class ProvenanceRuntime {
       if (e === -2) {
         const l = entries[++i]!;
         const src = spreads[spreadIndex++];
-        const n = Array.isArray(src) ? src.length : typeof src === 'string' ? [...src].length : src instanceof Set || src instanceof Map ? src.size : arr.length - index;
+        const known = src && typeof src === 'object' ? this.iteratorSources.get(src) : undefined;
+        const n = Array.isArray(src) ? src.length : typeof src === 'string' ? [...src].length : src instanceof Set || src instanceof Map ? src.size : known ? known.collection.size : arr.length - index;
+        const labels = this.iteratedLabels(src, l, arr.slice(index, index + n));
         for (let j = 0; j < n; j++) {
-          const el = Array.isArray(src) ? this.elementLabel(src, j, l) : l;
-          if (el) this.shadow(arr).set(String(index), el);
+          if (labels[j]) this.shadow(arr).set(String(index), labels[j]!);
           index++;
         }
       } else {
@@ -574,9 +575,8 @@ export class ProvenanceRuntime {
         const vl = entries?.get((v as unknown[])[0]) ?? 0;
         if (vl) this.shadow(v as object).set('1', vl);
         l = label;
-      } else if (iterable instanceof Set) l = this.mapEntries.get(iterable)?.get(v) ?? label;
-      else if (typeof iterable === 'string') l = label ? this.arena.node1(site, 0, v, label) : 0;
-      else l = label;
+      } else if (typeof iterable === 'string') l = label ? this.arena.node1(site, 0, v, label) : 0;
+      else l = this.iteratedLabels(iterable, label, [v])[0]!;
       this.iterLabels.set(site, { label: l, value: v });
       i++;
       yield v;
@@ -688,8 +688,11 @@ export class ProvenanceRuntime {
     const name = top.method ? this.siteOp[top.site]!.slice(6) : '';
     const recv = top.recv;
     if (Array.isArray(recv) && (ARRAY_CALLBACK_METHODS.has(name) || name === 'reduce' || name === 'reduceRight' || name === 'sort')) {
+      // callbacks run in order, one per element: the index is how many ran before (when not a parameter)
+      const calls = top.returns?.length ?? 0;
       if (name === 'reduce' || name === 'reduceRight') {
-        const i = params[2] as number;
+        const given = params[2];
+        const i = typeof given === 'number' ? given : top.args.length > 1 ? calls : calls + 1;
         f.labels = [top.acc || (top.args.length > 1 ? top.labels[1]! : this.elementLabel(recv, 0, top.recvLabel)), this.elementLabel(recv, i, top.recvLabel)];
       } else if (name === 'sort') {
         const a = recv.indexOf(params[0]);
@@ -697,7 +700,7 @@ export class ProvenanceRuntime {
         f.labels = [a >= 0 ? this.elementLabel(recv, a, top.recvLabel) : 0, b >= 0 ? this.elementLabel(recv, b, top.recvLabel) : 0];
         return;
       } else {
-        const i = params[1] as number;
+        const i = typeof params[1] === 'number' ? params[1] : calls;
         f.labels = [this.elementLabel(recv, i, top.recvLabel), 0];
       }
       f.returns = top.returns;
@@ -1207,10 +1210,39 @@ export class ProvenanceRuntime {
       case 'values':
       case 'entries':
       case 'keys':
-      case '[]':
+        if (v && typeof v === 'object') this.iteratorSources.set(v, { collection: c, kind: name });
         return 0;
     }
     return 0;
+  }
+
+  /** Iterators of Maps and Sets made by instrumented code, for the labels of what they yield. */
+  private readonly iteratorSources = new WeakMap<object, { collection: Map<unknown, unknown> | Set<unknown>; kind: string }>();
+
+  /** Labels of the values an iterable yields, when we know where they come from (an array, a Map, a Set, one of their iterators). */
+  private iteratedLabels(src: unknown, label: number, values: unknown[]): number[] {
+    if (Array.isArray(src)) return values.map((_, j) => this.elementLabel(src, j, label));
+    const known = src && typeof src === 'object' ? this.iteratorSources.get(src) : undefined;
+    const collection = src instanceof Map || src instanceof Set ? src : known?.collection;
+    const kind = known?.kind ?? (src instanceof Map ? 'entries' : 'values');
+    if (collection) {
+      const entries = this.mapEntries.get(collection);
+      return values.map((x) => {
+        if (collection instanceof Map) {
+          if (kind === 'entries' && Array.isArray(x)) {
+            const l = entries?.get(x[0]) ?? 0;
+            if (l) this.shadow(x).set('1', l);
+            return 0;
+          }
+          if (kind === 'values') {
+            for (const [k, val] of collection) if (val === x) return entries?.get(k) ?? 0;
+          }
+          return 0;
+        }
+        return entries?.get(x) ?? 0;
+      });
+    }
+    return values.map(() => label);
   }
 
   private promiseModel(site: number, p: Promise<unknown>, name: string, f: Frame, v: unknown): number {
@@ -1486,15 +1518,25 @@ export class ProvenanceRuntime {
     if (!label && typeof text === 'string') label = this.foreignLabel(text);
     if (!label) return;
     const origin = this.arena.origins.get(label) ?? null;
-    let ranges: Map<string, [number, number]> | null = null;
-    if (typeof text === 'string' && (!origin || origin.kind !== 'literal')) {
-      try {
-        ranges = jsonLeafRanges(text);
-      } catch {
-        ranges = null;
-      }
-    }
-    this.jsonBases.set(result, { label, path: '$', origin, ranges });
+    // Where each member is in the text: needed to narrow a member to the part of a composed text
+    // it came from, or to the bytes of an input; computed on the first member read.
+    let ranges: Map<string, [number, number]> | null | undefined;
+    const lazy = {
+      get ranges(): Map<string, [number, number]> | null {
+        if (ranges === undefined) {
+          ranges = null;
+          if (typeof text === 'string' && text.length <= 1_000_000 && (!origin || origin.kind !== 'literal')) {
+            try {
+              ranges = jsonLeafRanges(text);
+            } catch {
+              ranges = null;
+            }
+          }
+        }
+        return ranges;
+      },
+    };
+    this.jsonBases.set(result, { label, path: '$', origin, get ranges() { return lazy.ranges; } });
   }
 
   private jsonChild(o: object, base: { label: number; path: string; origin: Origin | null; ranges: Map<string, [number, number]> | null }, key: string, v: unknown): number {
@@ -1505,7 +1547,7 @@ export class ProvenanceRuntime {
       l = base.origin
         ? this.arena.origin(this.internal('input'), v, { ...base.origin, jsonPath: path })
         : this.arena.node1(this.internal(`JSON.parse ${path}`), 0, v, r ? this.rangeLabel(this.internal(`JSON ${path}`), base.label, r[0], r[1], v) : base.label);
-      this.jsonBases.set(v, { ...base, path });
+      this.jsonBases.set(v, { label: base.label, origin: base.origin, path, get ranges() { return base.ranges; } });
     } else if (base.origin) {
       const r = base.ranges?.get(path);
       const range: [number, number] | undefined = r && base.origin.range ? [base.origin.range[0] + r[0], base.origin.range[0] + r[1]] : base.origin.range;

@@ -22,8 +22,14 @@ export interface TreeLimits {
 export function buildTree(rt: ProvenanceRuntime, label: number, value: unknown, limits: TreeLimits, notes: Set<string>): LineageNode {
   const arena = rt.arena;
   let budget = limits.maxNodes;
-  const onPath = new Set<number>();
-  const build = (id: number, depth: number, shown: unknown): LineageNode => {
+  // Breadth first, so the budget goes to the levels nearest the value before any one deep chain.
+  interface Pending {
+    at: number;
+    node: LineageNode;
+    depth: number;
+    parent: Pending | null;
+  }
+  const make = (id: number, shown: unknown): { node: LineageNode; at: number } => {
     budget--;
     let via = 0;
     let at = id;
@@ -50,29 +56,59 @@ export function buildTree(rt: ProvenanceRuntime, label: number, value: unknown, 
     }
     if (origin) node.origin = { ...origin };
     node.inputs = [];
-    if (onPath.has(at)) return node;
-    const inputs = arena.inputs(at);
-    if (inputs.length && depth >= limits.maxDepth) {
-      // too deep to draw (a long loop): list the origins it reaches instead
-      notes.add('depth');
-      const folded: LineageNode = { value: '…', op: 'deeper operations folded: the origins they reach', inputs: [] };
-      for (const o of reachableOrigins(rt, at, 40)) folded.inputs.push(build(o, depth + 1, undefined));
-      node.inputs.push(folded);
-      return node;
-    }
-    onPath.add(at);
-    for (const input of inputs) {
-      if (budget <= 0) {
-        notes.add('budget');
-        break;
-      }
-      node.inputs.push(build(input, depth + 1, undefined));
-    }
-    onPath.delete(at);
-    return node;
+    return { node, at };
+  };
+  const onPath = (p: Pending, at: number) => {
+    for (let q: Pending | null = p; q; q = q.parent) if (q.at === at) return true;
+    return false;
   };
   if (label === 0) return { value: showValue(shown(value)), op: 'no lineage', inputs: [] };
-  return build(label, 0, shown(value));
+  const rootMade = make(label, shown(value));
+  const queue: Pending[] = [{ at: rootMade.at, node: rootMade.node, depth: 0, parent: null }];
+  let cut = false;
+  for (let i = 0; i < queue.length; i++) {
+    const item = queue[i]!;
+    const inputs = arena.inputs(item.at);
+    if (!inputs.length) continue;
+    if (budget <= 0) {
+      cut = true;
+      continue;
+    }
+    if (item.depth >= limits.maxDepth) {
+      notes.add('depth');
+      cut = true;
+      continue;
+    }
+    for (const input of inputs) {
+      if (budget <= 0) {
+        cut = true;
+        break;
+      }
+      const child = make(input, undefined);
+      item.node.inputs.push(child.node);
+      if (!onPath(item, child.at)) queue.push({ at: child.at, node: child.node, depth: item.depth + 1, parent: item });
+    }
+  }
+  if (cut) {
+    // what was not drawn still counts: list the kinds of origin the whole lineage reaches
+    notes.add('budget');
+    const drawn = new Set<string>();
+    for (const n of walk(rootMade.node)) if (n.origin) drawn.add(originKey(n.origin));
+    const extra: LineageNode = { value: '…', op: 'not drawn: further origins the lineage reaches', inputs: [] };
+    for (const o of reachableOrigins(rt, rootMade.at, 400)) {
+      const key = originKey(arena.origins.get(o)!);
+      if (drawn.has(key) || extra.inputs.length >= 40) continue;
+      drawn.add(key);
+      extra.inputs.push(make(o, undefined).node);
+    }
+    if (extra.inputs.length) rootMade.node.inputs.push(extra);
+  }
+  return rootMade.node;
+}
+
+/** Origins that differ only in array indexes count as one kind of origin. */
+function originKey(o: Origin): string {
+  return [o.kind, o.channel ?? '', o.event ?? '', o.detail ?? '', (o.jsonPath ?? '').replace(/\[\d+\]/g, '[*]'), o.column ?? ''].join('|');
 }
 
 /** Origins reachable from a node (breadth first, each once, at most `max`). */
