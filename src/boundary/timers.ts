@@ -33,9 +33,14 @@ class ReplayTimer {
     engine.expect(reqId, () => this.fire(), repeat);
   }
 
+  private fired = false;
+
   private fire(): void {
     if (this.cleared) return;
-    if (!this.repeat) this.cleared = true;
+    if (!this.repeat) {
+      this.cleared = true;
+      this.fired = true;
+    }
     this.callback.apply(this, this.args);
   }
 
@@ -60,8 +65,17 @@ class ReplayTimer {
     return this.refed;
   }
 
-  /** The recording says when the timer fires; re-arming it changes nothing in replay. */
+  /**
+   * The recording says when the timer fires: re-arming a pending timer changes nothing in replay.
+   * But Node re-arms a timeout that has already fired (undici's fetch timers rely on it), and the
+   * recording then holds a second firing of the same request: expect it again.
+   */
   refresh(): this {
+    if (this.fired && !this.isImmediate) {
+      this.fired = false;
+      this.cleared = false;
+      this.engine.expect(this.reqId, () => this.fire(), false);
+    }
     return this;
   }
 
