@@ -29,6 +29,10 @@ const fail = (text) => {
 step(`the model API: examples/ai-agent/fake-llm.mjs --seed ${values.seed} (a local stand-in, not recorded)`);
 const api = spawn(process.execPath, [path.join(here, 'fake-llm.mjs'), '--seed', values.seed], { stdio: ['ignore', 'pipe', 'inherit'] });
 const apiExited = new Promise((resolve) => api.on('exit', resolve));
+// The stand-in API goes when this script goes, however it ends.
+process.on('exit', () => {
+  if (api.exitCode === null && api.signalCode === null) api.kill('SIGTERM');
+});
 const baseUrl = await new Promise((resolve, reject) => {
   let output = '';
   api.stdout.setEncoding('utf8');

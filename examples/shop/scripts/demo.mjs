@@ -20,6 +20,12 @@ const { values } = parseArgs({ options: { out: { type: 'string', default: path.j
 const relativeOut = path.relative(repo, path.resolve(values.out));
 const out = relativeOut.startsWith('..') ? path.resolve(values.out) : relativeOut || '.';
 
+// The database and the recorded server are this script's children: they go when it goes.
+const children = new Set();
+process.on('exit', () => {
+  for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+});
+
 const step = (text) => console.log(`\n\x1b[1m== ${text}\x1b[0m`);
 const fail = (text) => {
   console.error(`demo: ${text}`);
@@ -29,6 +35,7 @@ const fail = (text) => {
 /** Starts a process and resolves with it and the first stdout line matching `ready`. */
 function startUntil(command, args, ready, options) {
   const child = spawn(command, args, { cwd: repo, stdio: ['ignore', 'pipe', 'inherit'], ...options });
+  children.add(child);
   let output = '';
   const exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal, output })));
   const match = new Promise((resolve, reject) => {
