@@ -1,5 +1,5 @@
 // Test support: drives the real `retrace` CLI in child processes, as a user would.
-import { spawnSync, type SpawnSyncOptions } from 'node:child_process';
+import { execFile, spawnSync, type SpawnSyncOptions } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -55,6 +55,17 @@ export interface RunOptions {
 /** `node <args>` without retrace, for the unrecorded baseline. */
 export function runPlain(cwd: string, args: string[], opts: RunOptions = {}): Run {
   return run(process.execPath, args, { cwd, env: cleanEnv(opts.env), input: opts.input, timeout: opts.timeout });
+}
+
+/** runPlain without blocking the test, so that several unrecorded runs can go at once. */
+export function runPlainAsync(cwd: string, args: string[], opts: Omit<RunOptions, 'input'> = {}): Promise<Run> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, args, { cwd, env: cleanEnv(opts.env), timeout: opts.timeout ?? 120_000, maxBuffer: 64 << 20, encoding: 'utf8' }, (err, stdout, stderr) => {
+      const e = err as (NodeJS.ErrnoException & { code?: number | string; signal?: NodeJS.Signals | null }) | null;
+      const status = e ? (typeof e.code === 'number' ? e.code : null) : 0;
+      resolve({ status, signal: e?.signal ?? null, stdout, stderr });
+    });
+  });
 }
 
 /** `retrace record --out recording -- <command>` in cwd. */
