@@ -10,20 +10,22 @@ import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
 import { TraceFile } from '../src/core/trace/reader.js';
-import { describeRun, replay, repoRoot } from './helpers.js';
+import { describeRun, replay, repoRoot, retrace } from './helpers.js';
 import { libraryWorkdir, request, startServer } from './network-helpers.js';
 
 const autocannonCli = path.join(path.dirname(createRequire(path.join(repoRoot, 'package.json')).resolve('autocannon/package.json')), 'autocannon.js');
 
-/** The most firings of any one setTimeout in the recording (a timeout refreshed after it fired fires again). */
-function mostFiringsOfOneTimeout(tracePath: string): number {
+/** The setTimeout fired most often in the recording, and how often (a timeout refreshed after it fired fires again). */
+function mostFiredTimeout(tracePath: string): { timer: number; firings: number } {
   const timeouts = new Set<number>();
   const firings = new Map<number, number>();
   for (const ev of TraceFile.open(tracePath).events()) {
     if (ev.kind === 'request' && ev.channel.name === 'timers.setTimeout') timeouts.add(ev.reqId);
     else if (ev.kind === 'deliver' && timeouts.has(ev.reqId)) firings.set(ev.reqId, (firings.get(ev.reqId) ?? 0) + 1);
   }
-  return Math.max(0, ...firings.values());
+  let most = { timer: -1, firings: 0 };
+  for (const [timer, n] of firings) if (n > most.firings) most = { timer, firings: n };
+  return most;
 }
 
 /** Runs autocannon as its own process against url; resolves with its JSON summary. */
@@ -91,8 +93,16 @@ test('Fastify calling an upstream with fetch under seconds of autocannon load re
     const quotes = rec.stdout.match(/^quote /gm)?.length ?? 0;
     assert.ok(quotes >= load.requests.total, `${quotes} quotes printed for ${load.requests.total} requests`);
     // What this test is about: one timeout fired, was refreshed and fired again, several times.
-    const firings = mostFiringsOfOneTimeout(path.join(dir, 'recording', 'p0.rtrc'));
-    assert.ok(firings >= 3, `no timeout fired more than ${firings} times: the load did not exercise undici's re-armed timer`);
+    const most = mostFiredTimeout(path.join(dir, 'recording', 'p0.rtrc'));
+    assert.ok(most.firings >= 3, `no timeout fired more than ${most.firings} times: the load did not exercise undici's re-armed timer`);
+    // retrace show lists every firing of it, not just the first (what one reads to diagnose this).
+    const shown = retrace(dir, ['show', '--json', 'recording']);
+    assert.equal(shown.status, 0, describeRun(shown));
+    const shownFirings = shown.stdout.split('\n').filter((line) => {
+      const entry = line ? (JSON.parse(line) as { fields?: { timer?: number; setAt?: number } }) : null;
+      return entry?.fields?.timer === most.timer && entry.fields.setAt !== undefined;
+    });
+    assert.equal(shownFirings.length, most.firings, shownFirings.join('\n'));
     for (let i = 0; i < 2; i++) {
       const rep = replay(dir, [], { offline: true, timeout: 60_000 });
       assert.doesNotMatch(rep.stderr, /retrace: replay (diverged|stalled)|recording ends here/, `replay ${i + 1}\n${describeRun(rep)}`);

@@ -13,6 +13,7 @@ import { fsBoundary } from './fs.js';
 import { childProcessBoundary } from './child-process.js';
 import { stdinBoundary } from './stdin.js';
 import { threadpoolBoundary } from './threadpool.js';
+import { wasmBoundary } from './wasm.js';
 import { workersBoundary } from './workers.js';
 import { dnsBoundary } from './dns.js';
 import { dgramBoundary } from './dgram.js';
@@ -30,6 +31,7 @@ export const boundaries: readonly Boundary[] = [
   childProcessBoundary,
   stdinBoundary,
   threadpoolBoundary,
+  wasmBoundary,
   dnsBoundary,
   dgramBoundary,
   netBoundary,

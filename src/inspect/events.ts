@@ -223,10 +223,15 @@ export class EventSummaries {
     open.fired++;
     const name = open.ev.channel.name;
     if (name.startsWith('timers.')) {
-      if (name === 'timers.setImmediate' && !this.all) return;
+      if (name === 'timers.setImmediate') {
+        this.requests.delete(ev.reqId); // an immediate runs once
+        if (!this.all) return;
+      }
       const ago = ev.time - open.ev.time;
-      this.entries.add(this.line(ev, open.kind, `timer ${ev.reqId} fired: ${open.label}${open.repeats ? ` (#${open.fired})` : ''}, set at event ${open.ev.index} (${ago.toFixed(1)} ms earlier)`, { timer: ev.reqId, setAt: open.ev.index }));
-      if (!open.repeats) this.requests.delete(ev.reqId);
+      // A timeout refreshed after it fired fires again under the same request (undici's fetch
+      // timer does this for as long as requests are in flight): keep it, and number its firings.
+      const nth = open.repeats || open.fired > 1 ? ` (#${open.fired})` : '';
+      this.entries.add(this.line(ev, open.kind, `timer ${ev.reqId} fired: ${open.label}${nth}, set at event ${open.ev.index} (${ago.toFixed(1)} ms earlier)`, { timer: ev.reqId, setAt: open.ev.index }));
       return;
     }
     if (name === 'child_process.spawn') {
