@@ -219,8 +219,17 @@ function describeObject(o: object): { [OBJECT_DESCRIPTION]: string } {
     else if (o instanceof Set) text = `Set(${o.size})`;
     else {
       const name = (o as { constructor?: { name?: string } }).constructor?.name;
-      const keys = Object.keys(o).slice(0, 4);
-      text = `${name && name !== 'Object' ? name + ' ' : ''}{${keys.join(', ')}${Object.keys(o).length > 4 ? ', …' : ''}}`;
+      const keys: string[] = [];
+      let more = false;
+      for (const k in o) {
+        if (!Object.prototype.hasOwnProperty.call(o, k)) continue;
+        if (keys.length === 4) {
+          more = true;
+          break;
+        }
+        keys.push(k);
+      }
+      text = `${name && name !== 'Object' ? name + ' ' : ''}{${keys.join(', ')}${more ? ', …' : ''}}`;
     }
   } catch {
     text = '[object]';

@@ -110,6 +110,11 @@ export class ProvenanceRuntime {
 
   // ---------- sites (called by the instrumenter at load time) ----------
 
+  siteText(site: number): string {
+    const file = this.siteFile[site]!;
+    return file >= 0 ? `${this.files[file]}:${this.siteLine[site]}:${this.siteColumn[site]}` : this.siteOp[site] ?? '?';
+  }
+
   file(name: string): number {
     this.files.push(name);
     return this.files.length - 1;
@@ -643,7 +648,13 @@ export class ProvenanceRuntime {
     if (top && !top.entered && top.fn === Promise) {
       const node = ((top as any).promiseNode ??= this.arena.deferred(top.site, undefined));
       if (typeof params[0] === 'function') this.resolvers.set(params[0], node);
-    } else if (top && !top.entered) this.callbackLabels(top, f, params);
+    } else if (top && !top.entered) {
+      try {
+        this.callbackLabels(top, f, params);
+      } catch (err) {
+        this.notes.add(`a callback at ${this.siteText(site)} could not be given its arguments' lineage (${(err as Error).message})`);
+      }
+    }
     else {
       const pending = this.pendingCallbacks.get(site);
       if (pending?.length) {
@@ -777,7 +788,13 @@ export class ProvenanceRuntime {
       }
       return v;
     }
-    this.L = this.model(site, f, v);
+    try {
+      this.L = this.model(site, f, v);
+    } catch (err) {
+      // a model met a shape it did not expect: the program must not notice; the answer says so
+      this.notes.add(`a call at ${this.siteText(site)} could not be modelled (${(err as Error).message}); its result has no lineage`);
+      this.L = 0;
+    }
     if (v && typeof v === 'object' && this.L && v instanceof Promise) this.promiseLabels.set(v, this.L);
     return v;
   }
@@ -1525,7 +1542,8 @@ export class ProvenanceRuntime {
       get ranges(): Map<string, [number, number]> | null {
         if (ranges === undefined) {
           ranges = null;
-          if (typeof text === 'string' && text.length <= 1_000_000 && (!origin || origin.kind !== 'literal')) {
+          // a composed text needs them to tell its parts apart; an input only for the byte range of a member
+          if (typeof text === 'string' && text.length <= (origin ? 65_536 : 1_000_000) && (!origin || origin.kind !== 'literal')) {
             try {
               ranges = jsonLeafRanges(text);
             } catch {
