@@ -169,6 +169,36 @@ const server = app.listen(0, '127.0.0.1', () => console.log('listening', server.
   });
 });
 
+describe('why: MySQL rows through mysql2', () => {
+  test('a column value names the statement, the row and the column of the recorded reply', async (t) => {
+    const skip = await skipUnlessServer('MariaDB', 3306);
+    if (skip) return t.skip(skip);
+    const source = `
+import mysql from 'mysql2/promise';
+const conn = await mysql.createConnection({ host: '127.0.0.1', user: 'root', database: 'test' });
+await conn.query('CREATE TEMPORARY TABLE why_items (sku VARCHAR(10), price DECIMAL(10,2), qty INT)');
+await conn.query("INSERT INTO why_items VALUES ('A1', 12.50, 3), ('B2', 7.00, 1)");
+const [rows] = await conn.query('SELECT price, qty FROM why_items WHERE sku = ?', [process.env.SKU]);
+const total = Number(rows[0].price) * rows[0].qty;
+console.log(JSON.stringify({ total })); // @at
+await conn.end();
+`;
+    const dir = libraryWorkdir({}, 'retrace-why-');
+    const { printed } = recordProgram({ 'app.mjs': source }, { dir, env: { SKU: 'A1' } });
+    assert.deepEqual(printed, { total: 37.5 });
+    const r = whyOffline(dir, ['--at', `app.mjs:${lineOf(source)}`, '--expr', 'total', '--json']);
+    assert.equal(r.status, 0, r.stderr);
+    const found = details(r.result!);
+    for (const column of ['price', 'qty']) {
+      assert.ok(
+        found.some((d) => new RegExp(`^sql: MySQL \`SELECT price, qty FROM why_items WHERE sku = 'A1'\`, row 0, column ${column}, event \\d+$`).test(d)),
+        renderTree(r.result!),
+      );
+    }
+    assert.ok(found.some((d) => /^env: env SKU/.test(d)), renderTree(r.result!));
+  });
+});
+
 describe('why: the AI-agent scenario (fetch and JSON.parse)', () => {
   const agent = `
 const reply = await fetch(process.env.MODEL_URL, { method: 'POST', body: JSON.stringify({ prompt: 'book a table' }) });

@@ -24,7 +24,8 @@ export interface Origin {
   range?: [number, number];
   /** JSON path inside the input, when it was parsed as JSON. */
   jsonPath?: string;
-  /** A database row and column. */
+  /** A database row and column, and the protocol ('mysql'; PostgreSQL when absent). */
+  protocol?: string;
   row?: number;
   column?: string;
   /** A literal's location. */

@@ -28,7 +28,8 @@ export function describeOrigins(tree: LineageNode | null, trace: TraceFile): voi
   for (const n of leaves) {
     const o = n.origin!;
     try {
-      if (o.kind === 'sql') describeSql(o, sockets.get(o.reqId!));
+      if (o.kind === 'sql' && o.protocol === 'mysql') describeMysql(o, sockets.get(o.reqId!));
+      else if (o.kind === 'sql') describeSql(o, sockets.get(o.reqId!));
       else if (o.kind === 'socket') describeSocket(o, sockets.get(o.reqId!));
       else o.detail = `${o.detail ?? o.channel ?? o.kind}${o.jsonPath ? `, JSON ${o.jsonPath}` : ''}${o.event !== undefined ? `, event ${o.event}` : ''}`;
     } catch {
@@ -219,6 +220,24 @@ function describeSql(o: Origin, s: SocketStreams | undefined): void {
   o.event = rowEvent;
   const query = stmt ? `\`${stmt.text.replace(/\s+/g, ' ').trim()}\`${stmt.params.length ? ` [${stmt.params.map((p) => `'${p}'`).join(', ')}]` : ''}` : 'query';
   o.detail = `PostgreSQL ${query}${o.row !== undefined ? `, row ${o.row}` : ''}${o.column ? `, column ${o.column}` : ''}${o.jsonPath ? `, JSON ${o.jsonPath}` : ''}, event ${rowEvent}`;
+}
+
+/** MySQL: the last statement the program sent on the connection before the reply (COM_QUERY or COM_STMT_PREPARE). */
+function describeMysql(o: Origin, s: SocketStreams | undefined): void {
+  let query = 'query';
+  if (s) {
+    for (const c of s.outgoing) {
+      if (c.event > o.event!) break;
+      let at = 0;
+      while (at + 4 <= c.bytes.length) {
+        const len = c.bytes.readUIntLE(at, 3);
+        const payload = c.bytes.subarray(at + 4, at + 4 + len);
+        if ((payload[0] === 0x03 || payload[0] === 0x16) && len > 1) query = `\`${payload.subarray(1).toString('utf8').replace(/\s+/g, ' ').trim()}\``;
+        at += 4 + len;
+      }
+    }
+  }
+  o.detail = `MySQL ${query}${o.row !== undefined ? `, row ${o.row}` : ''}${o.column ? `, column ${o.column}` : ''}, event ${o.event}`;
 }
 
 function bindParams(body: Buffer): string[] {

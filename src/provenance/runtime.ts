@@ -1316,6 +1316,11 @@ export class ProvenanceRuntime {
       this.L = 0;
       return v;
     }
+    if (isMysqlResult(v)) {
+      this.labelMysqlResult((v as unknown[][])[0] as object[], label);
+      this.L = 0;
+      return v;
+    }
     const foreign = this.foreignLabel(v);
     if (foreign && foreign !== label) label = label ? this.arena.node2(site, 0, v, foreign, label) : foreign;
     this.L = label ? this.arena.node1(site, 0, v, label) : 0;
@@ -1635,6 +1640,19 @@ export class ProvenanceRuntime {
     }
   }
 
+  /** mysql2's [rows, fields]: rows from the most recent reply on a client socket that is not HTTP. */
+  private labelMysqlResult(rows: object[], query: number): void {
+    for (let i = this.chunks.length - 1; i >= 0; i--) {
+      const c = this.chunks[i]!;
+      if (!(c.channel.endsWith('.connect')) || c.bytes.subarray(0, 5).toString('latin1') === 'HTTP/') continue;
+      const origin: Origin = { kind: 'sql', protocol: 'mysql', event: c.event, channel: c.channel, reqId: c.reqId };
+      rows.forEach((row, j) => {
+        if (row && typeof row === 'object') this.sqlRows.set(row, { origin, row: j, query });
+      });
+      return;
+    }
+  }
+
   // ---------- the probe ----------
 
   probe(_site: number, evaluate: () => unknown): void {
@@ -1663,6 +1681,11 @@ export class ProvenanceRuntime {
   get lastSnapshot(): Snapshot | null {
     return this.snapshot;
   }
+}
+
+function isMysqlResult(v: unknown): boolean {
+  if (!Array.isArray(v) || v.length !== 2 || !Array.isArray(v[0]) || !Array.isArray(v[1]) || v[1].length === 0) return false;
+  return (v[1][0] as { constructor?: { name?: string } } | null)?.constructor?.name === 'ColumnDefinition';
 }
 
 function isPgResult(v: unknown): boolean {
