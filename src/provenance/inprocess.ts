@@ -237,7 +237,8 @@ function hearInputs(replayer: Replayer, runtime: ProvenanceRuntime): void {
   };
 }
 
-const ownRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..') + path.sep;
+/** retrace's own compiled code (dist/src): never instrumented. The project's examples are programs like any other. */
+const ownRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..') + path.sep;
 
 function samePath(a: string, b: string): boolean {
   if (a === b) return true;

@@ -1321,7 +1321,8 @@ export class ProvenanceRuntime {
       this.L = 0;
       return v;
     }
-    const foreign = this.foreignLabel(v);
+    // what an unmodelled call resolved to may still be found among the inputs (response.text())
+    const foreign = label === 0 || this.arena.flags[label]! & F_IMPRECISE ? this.foreignLabel(v) : 0;
     if (foreign && foreign !== label) label = label ? this.arena.node2(site, 0, v, foreign, label) : foreign;
     this.L = label ? this.arena.node1(site, 0, v, label) : 0;
     return v;
