@@ -24,6 +24,9 @@ function sourceKey(wasm: WasmNamespace, source: unknown): unknown {
   return null;
 }
 
+/** Modules compiled by unobserved code (loaders, preloaded tooling). */
+const unobservedModules = new WeakSet<object>();
+
 const ASYNC_API = ['compile', 'instantiate', 'compileStreaming', 'instantiateStreaming'] as const;
 
 export const wasmBoundary: Boundary = {
@@ -36,7 +39,13 @@ export const wasmBoundary: Boundary = {
       if (typeof original !== 'function') continue;
       const ch = engine.channel(`wasm.${name}`, Shape.Request);
       const method = disguise(function (this: unknown, ...args: unknown[]) {
-        if (engine.passthrough) return original.apply(this, args);
+        if (engine.passthrough || unobservedModules.has(args[0] as object)) {
+          const result = original.apply(this, args) as Promise<unknown>;
+          // Instantiating a module compiled unobserved continues unobserved work (tsx's bundled
+          // es-module-lexer compiles while it loads, before the program, and instantiates later).
+          if (name === 'compile' || name === 'compileStreaming') result.then((m) => unobservedModules.add(m as object), () => {});
+          return result;
+        }
         const reqId = engine.request(ch, name.endsWith('Streaming') ? [] : [sourceKey(wasm, args[0])]);
         const live = engine.unobserved(() => original.apply(this, args) as Promise<unknown>);
         if (engine.recording) {
