@@ -27,6 +27,15 @@ function sourceKey(wasm: WasmNamespace, source: unknown): unknown {
 /** Modules compiled by unobserved code (loaders, preloaded tooling). */
 const unobservedModules = new WeakSet<object>();
 
+/**
+ * Whether Node's module loader is compiling for itself: older Node 22 releases parse CommonJS
+ * imported from ESM with cjs-module-lexer's WebAssembly build, initialised asynchronously.
+ */
+function calledByModuleLoader(): boolean {
+  const stack = new Error().stack ?? '';
+  return stack.includes('node:internal/modules/esm/translators') || stack.includes('node:internal/deps/cjs-module-lexer');
+}
+
 const ASYNC_API = ['compile', 'instantiate', 'compileStreaming', 'instantiateStreaming'] as const;
 
 export const wasmBoundary: Boundary = {
@@ -39,7 +48,7 @@ export const wasmBoundary: Boundary = {
       if (typeof original !== 'function') continue;
       const ch = engine.channel(`wasm.${name}`, Shape.Request);
       const method = disguise(function (this: unknown, ...args: unknown[]) {
-        if (engine.passthrough || unobservedModules.has(args[0] as object)) {
+        if (engine.passthrough || unobservedModules.has(args[0] as object) || calledByModuleLoader()) {
           const result = original.apply(this, args) as Promise<unknown>;
           // Instantiating a module compiled unobserved continues unobserved work (tsx's bundled
           // es-module-lexer compiles while it loads, before the program, and instantiates later).
