@@ -82,12 +82,17 @@ test('Fastify calling an upstream with fetch under seconds of autocannon load re
     const server = await startServer(dir, 'server.mjs', { env: { UPSTREAM_PORT: String((upstream.address() as AddressInfo).port) } });
     // 2 s at a capped rate: long enough for undici's 499 ms timer to fire and re-arm a few times,
     // few enough requests (~300) for two replays to stay quick on a busy machine.
-    const load = await autocannon(`http://127.0.0.1:${server.port}/quote`, ['-c', '16', '-d', '2', '-R', '150']);
+    let load: Awaited<ReturnType<typeof autocannon>>;
+    try {
+      load = await autocannon(`http://127.0.0.1:${server.port}/quote`, ['-c', '16', '-d', '2', '-R', '150']);
+    } finally {
+      // Stopped even when the load fails, so no recorded server outlives the test.
+      assert.equal((await request(server.port, 'POST', '/shutdown')).status, 200);
+    }
     // The request count depends on the machine; the timer check below says whether the load lasted.
     assert.ok(load.requests.total > 0, 'autocannon made no request');
     assert.equal(load.non2xx, 0, JSON.stringify(load));
     assert.equal(load.errors, 0, JSON.stringify(load));
-    assert.equal((await request(server.port, 'POST', '/shutdown')).status, 200);
     const rec = await server.done;
     assert.equal(rec.status, 0, describeRun(rec));
     assert.match(rec.stdout, /^stopped after \d+$/m);
