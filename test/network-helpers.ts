@@ -75,12 +75,20 @@ export async function startServer(
   opts: { env?: Record<string, string>; plain?: boolean } = {},
 ): Promise<RunningServer> {
   const args = opts.plain ? [file] : [cli, 'record', '--force', '--out', 'recording', '--', process.execPath, file];
-  const child = spawn(process.execPath, args, { cwd: dir, env: programEnv(opts.env ?? {}), stdio: ['ignore', 'pipe', 'pipe'] });
+  // In a process group of its own, so that the killer below reaches the recorded program too
+  // (SIGKILL to the CLI alone would orphan it, holding the pipes open and `done` unresolved).
+  const child = spawn(process.execPath, args, { cwd: dir, env: programEnv(opts.env ?? {}), stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   let stdout = '';
   let stderr = '';
   child.stdout.setEncoding('utf8');
   child.stderr.setEncoding('utf8');
-  const killer = setTimeout(() => child.kill('SIGKILL'), 90_000);
+  const killer = setTimeout(() => {
+    try {
+      process.kill(-child.pid!, 'SIGKILL');
+    } catch {
+      child.kill('SIGKILL');
+    }
+  }, 90_000);
   const done = new Promise<Run>((resolve) => {
     child.on('close', (status, signal) => {
       clearTimeout(killer);
