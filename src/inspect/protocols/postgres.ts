@@ -123,15 +123,27 @@ export class PostgresDecoder implements Decoder {
         this.queue(unit);
         continue;
       }
-      if (q.length < 5) return;
-      const data = q.peek();
-      const tag = String.fromCharCode(data[0]!);
-      const length = data.readInt32BE(1);
-      if (length < 4) return this.stop();
-      if (q.length < length + 1) return;
-      const body = q.take(length + 1).subarray(5);
-      this.clientMessage(tag, body, at);
+      const message = this.takeMessage(q);
+      if (!message) return;
+      this.clientMessage(message.tag, message.body, at);
     }
+  }
+
+  /**
+   * One message after the startup phase, in either direction: a tag byte, an int32 length that
+   * counts itself, the body. Null while it has not all arrived, or when the length is impossible
+   * (then decoding stops).
+   */
+  private takeMessage(q: ByteQueue): { tag: string; body: Buffer } | null {
+    if (q.length < 5) return null;
+    const data = q.peek();
+    const length = data.readInt32BE(1);
+    if (length < 4) {
+      this.stop();
+      return null;
+    }
+    if (q.length < length + 1) return null;
+    return { tag: String.fromCharCode(data[0]!), body: q.take(length + 1).subarray(5) };
   }
 
   private clientMessage(tag: string, body: Buffer, at: EventRef): void {
@@ -212,14 +224,9 @@ export class PostgresDecoder implements Decoder {
         this.sslReplyExpected = false;
         continue;
       }
-      if (q.length < 5) return;
-      const data = q.peek();
-      const tag = String.fromCharCode(data[0]!);
-      const length = data.readInt32BE(1);
-      if (length < 4) return this.stop();
-      if (q.length < length + 1) return;
-      const body = q.take(length + 1).subarray(5);
-      this.serverMessage(tag, body, at);
+      const message = this.takeMessage(q);
+      if (!message) return;
+      this.serverMessage(message.tag, message.body, at);
     }
   }
 
