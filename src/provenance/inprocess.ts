@@ -13,6 +13,7 @@ import { display, showValue } from './arena.js';
 import { instrument, type ProbeTarget } from './instrument.js';
 import { ProvenanceRuntime, type Snapshot } from './runtime.js';
 import { buildTree, type LineageNode } from './tree.js';
+import type { WhyResult } from './format.js';
 
 export interface WhyRequest {
   file: string; // absolute path of the source the user named
@@ -27,15 +28,8 @@ export interface WhyRequest {
   debug?: boolean;
 }
 
-export interface WhyAnswer {
-  at: string;
-  expr: string;
-  hit: number;
-  hits: number;
-  value: string;
-  complete: boolean;
-  notes: string[];
-  lineage: LineageNode | null;
+/** What the replayed process answers: the result `why` prints, and how it was reached. */
+export interface WhyAnswer extends WhyResult {
   error?: string;
   stats: { nodes: number; arenaBytes: number; heapBytes: number };
 }
