@@ -152,12 +152,7 @@ export class Replayer extends EngineBase implements Engine {
     this.handlingThrow = false;
     this.take();
     const ev = this.peek();
-    const p = ev?.kind === 'deliver' ? this.pending.get(ev.reqId) : undefined;
-    if (!ev || ev.kind !== 'deliver' || !p) return;
-    this.take();
-    this.stalledSince = 0;
-    if (!p.persistent) this.pending.delete(ev.reqId);
-    p.scope.runInAsyncScope(p.handler, null, ev.payload);
+    if (ev?.kind === 'deliver') this.deliverIfNext(ev.reqId);
   }
 
   deliver(_reqId: number, _payload: unknown): void {}
