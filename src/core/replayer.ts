@@ -152,7 +152,15 @@ export class Replayer extends EngineBase implements Engine {
     this.handlingThrow = false;
     this.take();
     const ev = this.peek();
-    if (ev?.kind === 'deliver') this.deliverIfNext(ev.reqId);
+    if (ev?.kind !== 'deliver') return;
+    try {
+      this.deliverIfNext(ev.reqId);
+    } catch (err) {
+      // The marked callback threw too. It runs inside Node's exception path, where a throw is
+      // fatal; Node itself handled it as a second uncaught exception, so hand it to that path.
+      const fatalException = (process as unknown as { _fatalException?: (e: unknown, fromPromise: boolean) => boolean })._fatalException;
+      if (typeof fatalException !== 'function' || !fatalException(err, false)) throw err;
+    }
   }
 
   deliver(_reqId: number, _payload: unknown): void {}
