@@ -1,6 +1,7 @@
 // What the timeline is made of: entries (one line each), and the ordering buffer that lets a
 // decoder emit an exchange (an HTTP request and its response, a query and its rows) only once it is
 // complete while the timeline still comes out in event order.
+import type { Decoded } from './protocols/types.js';
 
 /** An event's number and time (ms since its process started). */
 export interface EventRef {
@@ -24,6 +25,8 @@ export interface Entry {
   events?: number[];
   /** The full form, for `--event N`: text for people, and a JSON object. Built on demand. */
   detail?: () => Detail;
+  /** The decoder's own record of the exchange (the same object it keeps filling while the connection goes on). */
+  decoded?: Decoded;
 }
 
 export interface Detail {

@@ -1,266 +1,175 @@
 // Words for the leaves of a lineage: the recorded event an input came from, decoded from the trace.
 // Socket bytes become "HTTP POST /orders request body, JSON $.coupon, event 41" or "PostgreSQL
-// `SELECT ...` ['WELCOME'], row 0, column percent, event 57". No protocol decoder for `retrace show`
-// existed when this was written (src/inspect/), so this holds a minimal HTTP/1 and PostgreSQL one.
+// `SELECT ...` ['WELCOME'], row 0, column percent, event 57". The bytes are decoded by the protocol
+// decoders of `retrace show` (src/inspect/), so that each protocol has one decoder: one timeline pass
+// over the trace keeps the entries that hold an input's event, and their decoded exchanges say which
+// message, statement or result set the input's bytes belong to.
 import type { Origin } from './arena.js';
 import type { TraceFile } from '../core/trace/reader.js';
+import type { Entry } from '../inspect/entry.js';
+import { header, locate, type HttpExchange, type HttpMessage } from '../inspect/protocols/http.js';
+import type { MysqlCommand } from '../inspect/protocols/mysql.js';
+import { rowEvent, type PostgresUnit } from '../inspect/protocols/postgres.js';
+import { processTimeline } from '../inspect/timeline.js';
 import { walk, type LineageNode } from './tree.js';
 
-interface Chunk {
-  event: number;
-  bytes: Buffer;
-}
-
-interface SocketStreams {
-  channel: string;
-  args: unknown;
-  incoming: Chunk[];
-  outgoing: Chunk[];
-}
+/** Kinds whose words the provenance runtime wrote (an env name, a file path): the JSON path and event are added. */
+const PLAIN = new Set(['env', 'random', 'time', 'file', 'stdin', 'other']);
 
 /** Fills in `origin.kind` and `origin.detail` for every input leaf of the tree. */
 export function describeOrigins(tree: LineageNode | null, trace: TraceFile): void {
   if (!tree) return;
   const leaves = [...walk(tree)].filter((n) => n.origin && n.origin.kind !== 'literal');
   const wanted = new Set<number>();
-  for (const n of leaves) if (n.origin!.reqId !== undefined && (n.origin!.kind === 'socket' || n.origin!.kind === 'sql')) wanted.add(n.origin!.reqId);
-  const sockets = wanted.size ? readSockets(trace, wanted) : new Map<number, SocketStreams>();
+  for (const n of leaves) if ((n.origin!.kind === 'socket' || n.origin!.kind === 'sql') && n.origin!.event !== undefined) wanted.add(n.origin!.event);
+  const holding = wanted.size ? entriesHolding(trace, wanted) : new Map<number, Entry[]>();
   for (const n of leaves) {
     const o = n.origin!;
     try {
-      if (o.kind === 'sql' && o.protocol === 'mysql') describeMysql(o, sockets.get(o.reqId!));
-      else if (o.kind === 'sql') describeSql(o, sockets.get(o.reqId!));
-      else if (o.kind === 'socket') describeSocket(o, sockets.get(o.reqId!));
-      else o.detail = `${o.detail ?? o.channel ?? o.kind}${o.jsonPath ? `, JSON ${o.jsonPath}` : ''}${o.event !== undefined ? `, event ${o.event}` : ''}`;
+      if (o.kind === 'socket' || o.kind === 'sql') describeBytes(o, o.event === undefined ? [] : (holding.get(o.event) ?? []));
+      else if (PLAIN.has(o.kind)) o.detail = `${o.detail ?? o.channel ?? o.kind}${jsonWords(o)}${eventWords(o)}`;
+      // A kind this file does not know (the runtime's 'outside'): its own words, as they are.
+      else o.detail ??= `${o.channel ?? o.kind}${eventWords(o)}`;
     } catch {
-      o.detail ??= `${o.channel ?? o.kind}${o.event !== undefined ? `, event ${o.event}` : ''}`;
+      o.detail ??= `${o.channel ?? o.kind}${eventWords(o)}`;
     }
-    n.value = n.value;
   }
 }
 
-function readSockets(trace: TraceFile, ids: Set<number>): Map<number, SocketStreams> {
-  const out = new Map<number, SocketStreams>();
-  for (const ev of trace.events()) {
-    if (ev.kind === 'request' && ids.has(ev.reqId)) out.set(ev.reqId, { channel: ev.channel.name, args: ev.args, incoming: [], outgoing: [] });
-    else if (ev.kind === 'deliver' && ids.has(ev.reqId)) {
-      const p = ev.payload as unknown[];
-      if (Array.isArray(p) && p[0] === 0 && Buffer.isBuffer(p[2])) out.get(ev.reqId)?.incoming.push({ event: ev.index, bytes: p[2] as Buffer });
-    } else if (ev.kind === 'call' && ev.channel.name === 'net.write') {
-      const a = ev.args as unknown[];
-      if (Array.isArray(a) && ids.has(a[0] as number) && Buffer.isBuffer(a[1])) out.get(a[0] as number)?.outgoing.push({ event: ev.index, bytes: a[1] as Buffer });
+function jsonWords(o: Origin): string {
+  return o.jsonPath ? `, JSON ${o.jsonPath}` : '';
+}
+
+function eventWords(o: Origin): string {
+  return o.event !== undefined ? `, event ${o.event}` : '';
+}
+
+/**
+ * The timeline entries that hold each wanted event (several when one chunk carried pipelined
+ * messages). An event of socket bytes belongs to one connection, so the entries holding it are that
+ * connection's, whichever request id (a TLS upgrade's or the raw socket's) the input was heard on.
+ */
+function entriesHolding(trace: TraceFile, wanted: Set<number>): Map<number, Entry[]> {
+  const out = new Map<number, Entry[]>();
+  // focus -1: no single-event line of the plain events is wanted, only the socket layer's entries.
+  for (const entry of processTimeline(trace, { focus: -1 })) {
+    const events = new Set(entry.events ?? []);
+    events.add(entry.event);
+    for (const e of events) {
+      if (!wanted.has(e)) continue;
+      const list = out.get(e);
+      if (list) list.push(entry);
+      else out.set(e, [entry]);
     }
   }
   return out;
 }
 
-/** The stream offset of a byte of chunk `event`. */
-function streamOffset(chunks: Chunk[], event: number, at: number): { stream: Buffer; offset: number } {
-  let offset = -1;
-  let total = 0;
-  for (const c of chunks) {
-    if (c.event === event) offset = total + at;
-    total += c.bytes.length;
+function describeBytes(o: Origin, entries: Entry[]): void {
+  const http: HttpExchange[] = [];
+  const pg: PostgresUnit[] = [];
+  const mysql: MysqlCommand[] = [];
+  for (const e of entries) {
+    if (e.decoded?.protocol === 'http') http.push(e.decoded.exchange);
+    else if (e.decoded?.protocol === 'pg') pg.push(e.decoded.unit);
+    else if (e.decoded?.protocol === 'mysql') mysql.push(e.decoded.command);
   }
-  return { stream: Buffer.concat(chunks.map((c) => c.bytes)), offset };
+  const redis = entries.filter((e) => e.kind === 'redis');
+  if (o.kind === 'sql' ? o.protocol === 'mysql' : mysql.length > 0) return describeMysql(o, mysql);
+  if (o.kind === 'sql' || pg.length > 0) return describePostgres(o, pg);
+  if (http.length > 0) return describeHttp(o, http, entries.find((e) => e.decoded?.protocol === 'http')!.kind === 'http.in');
+  const range = o.range ? ` ${o.range[0]}–${o.range[1]}` : '';
+  if (redis.length > 0) {
+    o.kind = 'redis';
+    // The command it answers, when the chunk holds the reply to one command only (not a pipeline's).
+    const f = redis.length === 1 ? redis[0]!.fields : undefined;
+    const command = typeof f?.command === 'string' ? [f.command, ...(Array.isArray(f.args) ? (f.args as unknown[]).map(String) : [])].join(' ') : '';
+    o.detail = `Redis reply${command ? ` to \`${command.length > 80 ? `${command.slice(0, 79)}…` : command}\`` : ''}${range}${jsonWords(o)}${eventWords(o)}`;
+    return;
+  }
+  o.detail = `${o.channel ?? 'socket'} bytes${range}${jsonWords(o)}${eventWords(o)}`;
 }
 
-interface HttpMessage {
-  start: number;
-  bodyStart: number;
-  end: number;
-  firstLine: string;
-  headers: Map<string, string>;
-}
-
-/** HTTP/1 messages of a byte stream, in order (Content-Length and chunked bodies). */
-function httpMessages(stream: Buffer): HttpMessage[] {
-  const out: HttpMessage[] = [];
-  let at = 0;
-  while (at < stream.length) {
-    const headEnd = stream.indexOf('\r\n\r\n', at);
-    if (headEnd < 0) break;
-    const head = stream.subarray(at, headEnd).toString('latin1').split('\r\n');
-    const headers = new Map<string, string>();
-    for (const h of head.slice(1)) {
-      const i = h.indexOf(':');
-      if (i > 0) headers.set(h.slice(0, i).trim().toLowerCase(), h.slice(i + 1).trim());
+/** The message of an exchange that holds the input's first byte (a request for a server, a response for a client). */
+function describeHttp(o: Origin, exchanges: HttpExchange[], inbound: boolean): void {
+  const at = o.range?.[0] ?? 0;
+  let found: { exchange: HttpExchange; message: HttpMessage; part: 'head' | 'body' | null; offset: number } | null = null;
+  for (const exchange of exchanges) {
+    for (const message of inbound ? [exchange.request] : [...exchange.interim, ...(exchange.response ? [exchange.response] : [])]) {
+      const where = locate(message, o.event!, at);
+      if (where) found = { exchange, message, ...where };
+      if (found) break;
     }
-    const bodyStart = headEnd + 4;
-    let end = bodyStart;
-    if (headers.has('content-length')) end = bodyStart + Number(headers.get('content-length'));
-    else if (/chunked/i.test(headers.get('transfer-encoding') ?? '')) {
-      let p = bodyStart;
-      for (;;) {
-        const lineEnd = stream.indexOf('\r\n', p);
-        if (lineEnd < 0) { p = stream.length; break; }
-        const size = parseInt(stream.subarray(p, lineEnd).toString('latin1'), 16);
-        p = lineEnd + 2 + (size || 0) + 2;
-        if (!size) break;
+    if (found) break;
+  }
+  if (!found) {
+    // Bytes no message holds as head or body (chunked framing): the first message of the chunk, without a part.
+    const exchange = exchanges[0]!;
+    const message = inbound ? exchange.request : exchange.response ?? exchange.request;
+    found = { exchange, message, part: null, offset: 0 };
+  }
+  const { exchange, message, part, offset } = found;
+  const encoding = part === 'body' ? (header(message, 'content-encoding') ?? '').trim().toLowerCase() : '';
+  const range =
+    part && o.range && !o.jsonPath
+      ? `, bytes ${offset}–${offset + (o.range[1] - o.range[0])} of the ${encoding && encoding !== 'identity' ? `${encoding}-encoded ` : ''}${part}`
+      : '';
+  o.kind = inbound ? 'http.request' : 'http.response';
+  if (inbound) o.detail = `HTTP ${exchange.method} ${exchange.target} request${part ? ` ${part}` : ''}${jsonWords(o)}${range}${eventWords(o)}`;
+  else {
+    const status = message === exchange.request ? '' : message.startLine.replace(/^HTTP\/\d\.\d /, '');
+    o.detail = `HTTP response ${status ? `(${status}) ` : ''}to ${exchange.method} ${exchange.url}${part ? `, ${part}` : ''}${jsonWords(o)}${range}${eventWords(o)}`;
+  }
+}
+
+/**
+ * The result set that completed in or before the input's event (the runtime names the last chunk of
+ * the reply it was given), the statement that produced it, and the event of the row.
+ */
+function describePostgres(o: Origin, units: PostgresUnit[]): void {
+  let unit: PostgresUnit | undefined;
+  let index = -1;
+  for (const u of units) {
+    u.results.forEach((r, i) => {
+      if (r.completedAt !== null && r.completedAt <= o.event!) {
+        unit = u;
+        index = i;
       }
-      end = Math.min(p, stream.length);
-    } else if (/^HTTP\//.test(head[0] ?? '')) end = stream.length;
-    out.push({ start: at, bodyStart, end, firstLine: head[0] ?? '', headers });
-    at = end;
+    });
   }
-  return out;
+  if (!unit) {
+    unit = units.findLast((u) => u.kind === 'query');
+    index = unit ? unit.results.length - 1 : -1;
+  }
+  const result = unit?.results[index];
+  // An Execute per statement in an extended-protocol batch; a simple query of several statements is one text.
+  const stmt = unit?.statements[Math.min(Math.max(index, 0), unit.statements.length - 1)];
+  const params = stmt?.params.length ? ` [${stmt.params.map((p) => (p === null ? 'NULL' : `'${p}'`)).join(', ')}]` : '';
+  const event = (result && rowEvent(result, o.row ?? 0)) ?? o.event;
+  o.kind = 'sql';
+  o.event = event;
+  o.detail = `PostgreSQL ${stmt ? `\`${oneLine(stmt.text)}\`${params}` : units.length ? 'query' : 'result'}${rowWords(o)}${jsonWords(o)}${eventWords(o)}`;
 }
 
-function describeSocket(o: Origin, s: SocketStreams | undefined): void {
-  const event = `event ${o.event}`;
-  const json = o.jsonPath ? `, JSON ${o.jsonPath}` : '';
-  if (!s) {
-    o.detail = `socket bytes${json}, ${event}`;
-    return;
-  }
-  const server = s.channel.endsWith('.accepted');
-  const { stream, offset } = streamOffset(s.incoming, o.event!, o.range?.[0] ?? 0);
-  const first = s.incoming[0]?.bytes;
-  if (first && looksLikePg(first, server)) {
-    o.kind = 'sql';
-    describeSql(o, s);
-    return;
-  }
-  const isHttp = server ? /^[A-Z]+ \S+ HTTP\/1\.[01]\r\n/.test(stream.subarray(0, 200).toString('latin1')) : stream.subarray(0, 7).toString('latin1') === 'HTTP/1.';
-  if (!isHttp) {
-    if (first && /^[+\-:$*]/.test(String.fromCharCode(first[0]!))) o.kind = 'redis';
-    o.detail = `${o.kind === 'redis' ? 'Redis reply' : `${s.channel} bytes`}${o.range ? ` ${o.range[0]}–${o.range[1]}` : ''}${json}, ${event}`;
-    return;
-  }
-  const messages = httpMessages(stream);
-  const index = messages.findIndex((m) => offset >= m.start && offset < Math.max(m.end, m.bodyStart + 1));
-  const m = messages[index];
-  const part = m && offset >= m.bodyStart ? 'body' : 'head';
-  const range = m && o.range ? `, bytes ${offset - (part === 'body' ? m.bodyStart : m.start)}–${offset - (part === 'body' ? m.bodyStart : m.start) + (o.range[1] - o.range[0])} of the ${part}` : '';
-  if (server) {
-    o.kind = 'http.request';
-    const line = m ? m.firstLine.replace(/ HTTP\/1\.[01]$/, '') : 'request';
-    o.detail = `HTTP ${line} request ${part}${json || range}, ${event}`;
-  } else {
-    o.kind = 'http.response';
-    const requests = httpMessages(Buffer.concat(s.outgoing.map((c) => c.bytes)));
-    const req = index >= 0 ? requests[index] : undefined;
-    const host = req?.headers.get('host');
-    const what = req ? `${req.firstLine.replace(/ HTTP\/1\.[01]$/, '').replace(' /', ` ${host ? `http://${host}` : ''}/`)}` : 'a request';
-    const status = m ? m.firstLine.replace(/^HTTP\/1\.[01] /, '') : '';
-    o.detail = `HTTP response ${status ? `(${status}) ` : ''}to ${what}, ${part}${json || range}, ${event}`;
-  }
+/** The command whose reply the input's event carried: of the commands holding it, the last that returned rows. */
+function describeMysql(o: Origin, commands: MysqlCommand[]): void {
+  const cmd = commands.findLast((c) => c.results.some((r) => r.columns.length > 0)) ?? commands[commands.length - 1];
+  const params = cmd?.params.length ? ` [${cmd.params.map(sqlValue).join(', ')}]` : '';
+  o.kind = 'sql';
+  o.protocol = 'mysql';
+  o.detail = `MySQL ${cmd?.text != null ? `\`${oneLine(cmd.text)}\`${params}` : 'query'}${rowWords(o)}${jsonWords(o)}${eventWords(o)}`;
 }
 
-function looksLikePg(first: Buffer, server: boolean): boolean {
-  if (server) return false;
-  // a PostgreSQL server speaks first only after the startup: 'R' (authentication) or 'N'/'S' (SSL answer)
-  return first.length >= 1 && (first[0] === 0x52 || ((first[0] === 0x4e || first[0] === 0x53) && first.length === 1)) && (first.length < 5 || first.readInt32BE(1) >= 4);
+function rowWords(o: Origin): string {
+  return `${o.row !== undefined ? `, row ${o.row}` : ''}${o.column ? `, column ${o.column}` : ''}`;
 }
 
-interface PgMessage {
-  type: string;
-  body: Buffer;
-  event: number;
+function oneLine(sql: string): string {
+  return sql.replace(/\s+/g, ' ').trim();
 }
 
-function pgMessages(chunks: Chunk[], frontend: boolean): PgMessage[] {
-  const out: PgMessage[] = [];
-  const events: number[] = [];
-  for (const c of chunks) for (let i = 0; i < c.bytes.length; i++) events.push(c.event);
-  const stream = Buffer.concat(chunks.map((c) => c.bytes));
-  let at = 0;
-  if (frontend) {
-    // startup (and an SSL request) have no type byte
-    while (at + 8 <= stream.length && stream[at] === 0) at += stream.readInt32BE(at);
-  } else if (stream.length === 1 || (stream[0] === 0x4e && stream.length > 1 && stream[1] === 0x52)) at = stream[0] === 0x4e ? 1 : 0;
-  while (at + 5 <= stream.length) {
-    const type = String.fromCharCode(stream[at]!);
-    const len = stream.readInt32BE(at + 1);
-    if (len < 4) break;
-    out.push({ type, body: stream.subarray(at + 5, at + 1 + len), event: events[at]! });
-    at += 1 + len;
-  }
-  return out;
-}
-
-function cstrings(b: Buffer): string[] {
-  return b.toString('utf8').split('\0');
-}
-
-function describeSql(o: Origin, s: SocketStreams | undefined): void {
-  if (!s) {
-    o.detail = `PostgreSQL result${o.row !== undefined ? `, row ${o.row}` : ''}${o.column ? `, column ${o.column}` : ''}, event ${o.event}`;
-    return;
-  }
-  const backend = pgMessages(s.incoming, false);
-  // the result set that completed in or before event `o.event`: its CommandComplete
-  let complete = -1;
-  for (let i = 0; i < backend.length; i++) if (backend[i]!.type === 'C' && backend[i]!.event <= o.event!) complete = i;
-  let rowDesc = -1;
-  for (let i = complete; i >= 0; i--) if (backend[i]!.type === 'T') { rowDesc = i; break; }
-  const rows = backend.slice(rowDesc + 1, complete).filter((m) => m.type === 'D');
-  const nth = backend.slice(0, complete + 1).filter((m) => m.type === 'C').length - 1;
-  // the statement executed nth (simple queries and extended-protocol executions, in order)
-  const frontend = pgMessages(s.outgoing, true);
-  const named = new Map<string, string>();
-  const executed: { text: string; params: string[] }[] = [];
-  let lastParse = '';
-  let bound: { text: string; params: string[] } | null = null;
-  for (const m of frontend) {
-    if (m.type === 'Q') executed.push({ text: cstrings(m.body)[0]!, params: [] });
-    else if (m.type === 'P') {
-      const [name, text] = cstrings(m.body);
-      lastParse = text!;
-      named.set(name!, text!);
-    } else if (m.type === 'B') bound = { text: named.get(cstrings(m.body)[1]!) ?? lastParse, params: bindParams(m.body) };
-    else if (m.type === 'E') {
-      executed.push(bound ?? { text: lastParse, params: [] });
-      bound = null;
-    }
-  }
-  const stmt = executed[nth];
-  const row = o.row ?? 0;
-  const rowEvent = rows[row]?.event ?? o.event;
-  o.event = rowEvent;
-  const query = stmt ? `\`${stmt.text.replace(/\s+/g, ' ').trim()}\`${stmt.params.length ? ` [${stmt.params.map((p) => `'${p}'`).join(', ')}]` : ''}` : 'query';
-  o.detail = `PostgreSQL ${query}${o.row !== undefined ? `, row ${o.row}` : ''}${o.column ? `, column ${o.column}` : ''}${o.jsonPath ? `, JSON ${o.jsonPath}` : ''}, event ${rowEvent}`;
-}
-
-/** MySQL: the last statement the program sent on the connection before the reply (COM_QUERY or COM_STMT_PREPARE). */
-function describeMysql(o: Origin, s: SocketStreams | undefined): void {
-  let query = 'query';
-  if (s) {
-    for (const c of s.outgoing) {
-      if (c.event > o.event!) break;
-      let at = 0;
-      while (at + 4 <= c.bytes.length) {
-        const len = c.bytes.readUIntLE(at, 3);
-        const payload = c.bytes.subarray(at + 4, at + 4 + len);
-        if ((payload[0] === 0x03 || payload[0] === 0x16) && len > 1) query = `\`${payload.subarray(1).toString('utf8').replace(/\s+/g, ' ').trim()}\``;
-        at += 4 + len;
-      }
-    }
-  }
-  o.detail = `MySQL ${query}${o.row !== undefined ? `, row ${o.row}` : ''}${o.column ? `, column ${o.column}` : ''}, event ${o.event}`;
-}
-
-function bindParams(body: Buffer): string[] {
-  let at = 0;
-  const skipCString = () => {
-    while (body[at] !== 0) at++;
-    at++;
-  };
-  skipCString();
-  skipCString();
-  const formats = body.readInt16BE(at);
-  at += 2 + formats * 2;
-  const n = body.readInt16BE(at);
-  at += 2;
-  const params: string[] = [];
-  for (let i = 0; i < n; i++) {
-    const len = body.readInt32BE(at);
-    at += 4;
-    if (len < 0) params.push('NULL');
-    else {
-      params.push(body.subarray(at, at + len).toString('utf8'));
-      at += len;
-    }
-  }
-  return params;
+function sqlValue(v: unknown): string {
+  if (v === null || v === undefined) return 'NULL';
+  if (Buffer.isBuffer(v)) return `x'${v.toString('hex')}'`;
+  return typeof v === 'string' ? `'${v}'` : String(v);
 }

@@ -16,6 +16,19 @@ export function looksLikeHttpRequest(bytes: Buffer): boolean {
   return !head.includes('\n') && /^[A-Z-]{3,11} \S*$/.test(head) && METHOD.test(`${head.split(' ')[0]} / HTTP/1.1\r\n`);
 }
 
+/**
+ * Where some bytes of a message were recorded: bytes [from, to) of the chunk of event `event`, which
+ * are the message's head or body from `offset` on (body offsets count the body without its chunked
+ * framing). `retrace why` names the message an input byte came from by them, pipelined or not.
+ */
+export interface ByteSpan {
+  event: number;
+  from: number;
+  to: number;
+  part: 'head' | 'body';
+  offset: number;
+}
+
 export interface HttpMessage {
   startLine: string;
   headers: [string, string][];
@@ -27,6 +40,13 @@ export interface HttpMessage {
   last: EventRef;
   complete: boolean;
   events: number[];
+  spans: ByteSpan[];
+}
+
+/** Where byte `at` of event `event`'s chunk is in `msg`: its head or body, and the offset there; null when not in it. */
+export function locate(msg: HttpMessage, event: number, at: number): { part: 'head' | 'body'; offset: number } | null {
+  for (const s of msg.spans) if (s.event === event && at >= s.from && at < s.to) return { part: s.part, offset: s.offset + (at - s.from) };
+  return null;
 }
 
 export interface HttpExchange {
@@ -50,6 +70,9 @@ class MessageParser {
   private kept = 0;
   /** In chunked mode: bytes left in the current chunk; -1 when a size line comes next; -2 trailers. */
   private chunkLeft = -1;
+  /** The chunks whose bytes are still queued: their event and where they lie in this direction's stream. */
+  private readonly chunks: { event: number; start: number; end: number }[] = [];
+  private pushed = 0;
   stopped = false;
 
   constructor(
@@ -61,6 +84,8 @@ class MessageParser {
   push(bytes: Buffer, at: EventRef): void {
     if (this.stopped) return;
     this.queue.push(bytes);
+    this.chunks.push({ event: at.index, start: this.pushed, end: this.pushed + bytes.length });
+    this.pushed += bytes.length;
     if (this.current && this.current.events[this.current.events.length - 1] !== at.index) this.current.events.push(at.index);
     else if (!this.current && this.headEvents[this.headEvents.length - 1] !== at.index) this.headEvents.push(at.index);
     while (!this.stopped && this.queue.length > 0) {
@@ -92,6 +117,7 @@ class MessageParser {
       return false;
     }
     const head = data.subarray(0, end).toString('latin1');
+    const spans = this.spans(end + 4, 'head', 0);
     this.queue.skip(end + 4);
     const [startLine = '', ...headerLines] = head.split('\r\n');
     const headers: [string, string][] = [];
@@ -104,7 +130,7 @@ class MessageParser {
     this.pendingStart = null;
     const events = this.headEvents.length > 0 ? this.headEvents : [at.index];
     this.headEvents = [];
-    const msg: HttpMessage = { startLine, headers, body: EMPTY, bodyLength: 0, chunked: false, first, last: at, complete: false, events };
+    const msg: HttpMessage = { startLine, headers, body: EMPTY, bodyLength: 0, chunked: false, first, last: at, complete: false, events, spans };
     this.current = msg;
     this.bodyChunks = [];
     this.kept = 0;
@@ -122,8 +148,27 @@ class MessageParser {
   /** Events that carried the bytes of a head not yet complete. */
   private headEvents: number[] = [];
 
-  private keep(bytes: Buffer): void {
-    this.current!.bodyLength += bytes.length;
+  /** Where the next `n` queued bytes were recorded, as `part` of a message from `offset` on. */
+  private spans(n: number, part: ByteSpan['part'], offset: number): ByteSpan[] {
+    const start = this.pushed - this.queue.length;
+    const end = start + n;
+    const out: ByteSpan[] = [];
+    while (this.chunks.length > 0 && this.chunks[0]!.end <= start) this.chunks.shift();
+    for (const c of this.chunks) {
+      if (c.start >= end) break;
+      const from = Math.max(start, c.start);
+      const to = Math.min(end, c.end);
+      if (from < to) out.push({ event: c.event, from: from - c.start, to: to - c.start, part, offset: offset + (from - start) });
+    }
+    return out;
+  }
+
+  /** Takes `n` body bytes from the queue into the current message. */
+  private takeBody(n: number): void {
+    const msg = this.current!;
+    for (const s of this.spans(n, 'body', msg.bodyLength)) msg.spans.push(s);
+    const bytes = this.queue.take(n);
+    msg.bodyLength += bytes.length;
     if (this.kept < KEEP_BYTES) {
       const part = bytes.subarray(0, KEEP_BYTES - this.kept);
       this.bodyChunks.push(Buffer.from(part));
@@ -136,20 +181,20 @@ class MessageParser {
     const mode = this.mode;
     if (mode.kind === 'length') {
       const n = Math.min(mode.left, this.queue.length);
-      this.keep(this.queue.take(n));
+      this.takeBody(n);
       mode.left -= n;
       if (mode.left === 0) this.finish(at);
       return this.queue.length > 0;
     }
     if (mode.kind === 'close') {
-      this.keep(this.queue.take(this.queue.length));
+      this.takeBody(this.queue.length);
       this.current!.last = at;
       return false;
     }
     if (mode.kind === 'chunked') {
       if (this.chunkLeft > 0) {
         const n = Math.min(this.chunkLeft, this.queue.length);
-        this.keep(this.queue.take(n));
+        this.takeBody(n);
         this.chunkLeft -= n;
         if (this.chunkLeft === 0) this.chunkLeft = -3; // the CRLF after the data
         return this.queue.length > 0;
@@ -324,6 +369,7 @@ export class HttpDecoder implements Decoder {
       },
       events,
       detail: () => this.detail(exchange, inbound, took),
+      decoded: { protocol: 'http', exchange },
     };
   }
 

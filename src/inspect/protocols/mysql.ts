@@ -44,7 +44,8 @@ interface Result {
   info: string;
 }
 
-interface Command {
+/** A command the client sent and the server's whole reply to it. */
+export interface MysqlCommand {
   code: number;
   name: string;
   text: string | null;
@@ -83,7 +84,7 @@ export class MysqlDecoder implements Decoder {
   private serverCaps = 0;
   private clientCaps = 0;
   private serverVersion = '';
-  private readonly waiting: Command[] = [];
+  private readonly waiting: MysqlCommand[] = [];
   private reply: ReplyState = { at: 'first' };
   private readonly statements = new Map<number, Statement>();
   private stopped = false;
@@ -120,13 +121,13 @@ export class MysqlDecoder implements Decoder {
     }
   }
 
-  private touch(cmd: Command, at: EventRef): void {
+  private touch(cmd: MysqlCommand, at: EventRef): void {
     cmd.last = at;
     if (cmd.events[cmd.events.length - 1] !== at.index) cmd.events.push(at.index);
   }
 
-  private newCommand(code: number, at: EventRef): Command {
-    const cmd: Command = {
+  private newCommand(code: number, at: EventRef): MysqlCommand {
+    const cmd: MysqlCommand = {
       code, name: COMMANDS[code] ?? `0x${code.toString(16)}`, text: null, params: [], statementId: null, results: [], error: null,
       prepared: null, first: at, last: at, events: [at.index], complete: false, pending: null,
     };
@@ -314,19 +315,19 @@ export class MysqlDecoder implements Decoder {
     }
   }
 
-  private done(cmd: Command): void {
+  private done(cmd: MysqlCommand): void {
     if (this.waiting[0] === cmd) this.waiting.shift();
     this.reply = { at: 'first' };
     cmd.complete = true;
     this.finish(cmd);
   }
 
-  private finish(cmd: Command): void {
+  private finish(cmd: MysqlCommand): void {
     cmd.pending?.finish(this.entry(cmd));
     cmd.pending = null;
   }
 
-  private entry(cmd: Command): Entry {
+  private entry(cmd: MysqlCommand): Entry {
     const took = cmd.last.time - cmd.first.time;
     const fields: Record<string, unknown> = { db: 'mysql', connection: this.ctx.conn.id, command: cmd.name };
     let summary: string;
@@ -364,10 +365,11 @@ export class MysqlDecoder implements Decoder {
       fields: { ...fields, durationMs: Math.round(took * 1000) / 1000 },
       events: cmd.events,
       detail: () => this.detail(cmd, took),
+      decoded: { protocol: 'mysql', command: cmd },
     };
   }
 
-  private detail(cmd: Command, took: number): { text: string; json: Record<string, unknown> } {
+  private detail(cmd: MysqlCommand, took: number): { text: string; json: Record<string, unknown> } {
     const c = this.ctx.conn;
     const lines = [`MySQL ${cmd.login ? 'login' : `COM_${cmd.name}`} on connection ${c.id} to ${c.target}`];
     lines.push(`events ${cmd.events.join(', ')}; ${cmd.complete ? duration(took) : 'no reply in the recording'}`);

@@ -21,7 +21,7 @@ export function looksLikePostgresStartup(bytes: Buffer): boolean {
   return length >= 8 && length < 10_000 && (code === PROTOCOL_3 || code === SSL_REQUEST || code === GSSENC_REQUEST || code === CANCEL_REQUEST);
 }
 
-interface Statement {
+export interface PostgresStatement {
   text: string;
   params: (string | null)[];
   /** Parameters in binary format, shown as hex. */
@@ -29,17 +29,22 @@ interface Statement {
   name: string;
 }
 
-interface Result {
+export interface PostgresResult {
   columns: { name: string; type: number }[];
   rows: (string | null)[][];
   rowCount: number;
   tag: string | null;
+  /** The events the rows arrived in: from row `row` on, event `event` (one pair where the event changes). */
+  rowEvents: { row: number; event: number }[];
+  /** The event that carried its CommandComplete. */
+  completedAt: number | null;
 }
 
-interface Unit {
+/** A query (or the startup) and everything the server answered to it, up to ReadyForQuery. */
+export interface PostgresUnit {
   kind: 'startup' | 'query';
-  statements: Statement[];
-  results: Result[];
+  statements: PostgresStatement[];
+  results: PostgresResult[];
   error: Record<string, string> | null;
   notices: string[];
   first: EventRef;
@@ -56,10 +61,10 @@ export class PostgresDecoder implements Decoder {
   private startupDone = false;
   private sslReplyExpected = false;
   /** Client messages since the last Sync or Query: the unit being built. */
-  private building: Unit | null = null;
-  private readonly waiting: Unit[] = [];
+  private building: PostgresUnit | null = null;
+  private readonly waiting: PostgresUnit[] = [];
   private readonly prepared = new Map<string, string>();
-  private currentResult: Result | null = null;
+  private currentResult: PostgresResult | null = null;
   private stopped = false;
 
   constructor(private readonly ctx: DecoderContext) {}
@@ -82,16 +87,16 @@ export class PostgresDecoder implements Decoder {
     }
   }
 
-  private newUnit(kind: Unit['kind'], at: EventRef): Unit {
+  private newUnit(kind: PostgresUnit['kind'], at: EventRef): PostgresUnit {
     return { kind, statements: [], results: [], error: null, notices: [], first: at, last: at, events: [at.index], complete: false, pending: null };
   }
 
-  private touch(unit: Unit, at: EventRef): void {
+  private touch(unit: PostgresUnit, at: EventRef): void {
     unit.last = at;
     if (unit.events[unit.events.length - 1] !== at.index) unit.events.push(at.index);
   }
 
-  private queue(unit: Unit): void {
+  private queue(unit: PostgresUnit): void {
     unit.pending = this.ctx.entries.begin(unit.first.index, () => this.entry(unit));
     this.waiting.push(unit);
   }
@@ -247,7 +252,7 @@ export class PostgresDecoder implements Decoder {
       case 'T': {
         const n = body.readInt16BE(0);
         let p = 2;
-        const columns: Result['columns'] = [];
+        const columns: PostgresResult['columns'] = [];
         for (let i = 0; i < n; i++) {
           const name = cstring(body, p);
           p = name.next;
@@ -255,16 +260,17 @@ export class PostgresDecoder implements Decoder {
           p += 18;
           columns.push({ name: name.value, type });
         }
-        this.currentResult = { columns, rows: [], rowCount: 0, tag: null };
+        this.currentResult = newResult(columns, null);
         unit.results.push(this.currentResult);
         return;
       }
       case 'D': {
         let result = this.currentResult;
         if (!result) {
-          result = this.currentResult = { columns: [], rows: [], rowCount: 0, tag: null };
+          result = this.currentResult = newResult([], null);
           unit.results.push(result);
         }
+        if (result.rowEvents[result.rowEvents.length - 1]?.event !== at.index) result.rowEvents.push({ row: result.rowCount, event: at.index });
         result.rowCount++;
         if (result.rows.length < KEEP_ROWS) {
           const n = body.readInt16BE(0);
@@ -285,13 +291,15 @@ export class PostgresDecoder implements Decoder {
       }
       case 'C': {
         const tagText = cstring(body, 0).value;
-        if (this.currentResult && this.currentResult.tag === null) this.currentResult.tag = tagText;
-        else unit.results.push({ columns: [], rows: [], rowCount: 0, tag: tagText });
+        if (this.currentResult && this.currentResult.tag === null) {
+          this.currentResult.tag = tagText;
+          this.currentResult.completedAt = at.index;
+        } else unit.results.push({ ...newResult([], tagText), completedAt: at.index });
         this.currentResult = null;
         return;
       }
       case 'I':
-        unit.results.push({ columns: [], rows: [], rowCount: 0, tag: '(empty query)' });
+        unit.results.push({ ...newResult([], '(empty query)'), completedAt: at.index });
         return;
       case 'E':
         unit.error = errorFields(body);
@@ -314,7 +322,7 @@ export class PostgresDecoder implements Decoder {
     }
   }
 
-  private finish(unit: Unit): void {
+  private finish(unit: PostgresUnit): void {
     unit.pending?.finish(this.entry(unit));
     unit.pending = null;
   }
@@ -327,7 +335,7 @@ export class PostgresDecoder implements Decoder {
     return { process: this.ctx.conn.process, event: at.index, time: at.time, kind: 'pg', summary, fields: { db: 'postgres', connection: this.ctx.conn.id, ...fields } };
   }
 
-  private entry(unit: Unit): Entry {
+  private entry(unit: PostgresUnit): Entry {
     const took = unit.last.time - unit.first.time;
     let summary: string;
     const fields: Record<string, unknown> = { db: 'postgres', connection: this.ctx.conn.id };
@@ -364,10 +372,11 @@ export class PostgresDecoder implements Decoder {
       fields: { ...fields, durationMs: Math.round(took * 1000) / 1000 },
       events: unit.events,
       detail: () => this.detail(unit, took),
+      decoded: { protocol: 'pg', unit },
     };
   }
 
-  private detail(unit: Unit, took: number): { text: string; json: Record<string, unknown> } {
+  private detail(unit: PostgresUnit, took: number): { text: string; json: Record<string, unknown> } {
     const c = this.ctx.conn;
     const lines = [`PostgreSQL ${unit.kind === 'startup' ? 'connection startup' : 'query'} on connection ${c.id} to ${c.target}`];
     lines.push(`events ${unit.events.join(', ')}; ${unit.complete ? `${duration(took)} from the first message to ReadyForQuery` : 'no ReadyForQuery in the recording'}`);
@@ -410,7 +419,22 @@ export class PostgresDecoder implements Decoder {
   }
 }
 
-function resultSummary(results: Result[]): string {
+function newResult(columns: PostgresResult['columns'], tag: string | null): PostgresResult {
+  return { columns, rows: [], rowCount: 0, tag, rowEvents: [], completedAt: null };
+}
+
+/** The event that carried row `row` of a result (null when the result has no such row). */
+export function rowEvent(result: PostgresResult, row: number): number | null {
+  if (row < 0 || row >= result.rowCount) return null;
+  let event: number | null = null;
+  for (const r of result.rowEvents) {
+    if (r.row > row) break;
+    event = r.event;
+  }
+  return event;
+}
+
+function resultSummary(results: PostgresResult[]): string {
   if (results.length === 0) return 'ok';
   const parts = results.map((r) => {
     if (r.columns.length > 0 || /^(SELECT|FETCH)\b/.test(r.tag ?? '')) return plural(r.rowCount, 'row');

@@ -1,5 +1,8 @@
 // The interface between the socket tracker and the protocol decoders.
 import type { EventRef, OrderedEntries } from '../entry.js';
+import type { HttpExchange } from './http.js';
+import type { MysqlCommand } from './mysql.js';
+import type { PostgresUnit } from './postgres.js';
 
 /** Who sent some bytes: the connection's client or its server (the program may be either). */
 export type Sender = 'client' | 'server';
@@ -30,6 +33,9 @@ export interface DecoderContext {
   conn: ConnectionInfo;
   entries: OrderedEntries;
 }
+
+/** What a decoder made of an entry's bytes, for code that reasons about them (`retrace why` naming an input). */
+export type Decoded = { protocol: 'http'; exchange: HttpExchange } | { protocol: 'pg'; unit: PostgresUnit } | { protocol: 'mysql'; command: MysqlCommand };
 
 /** At most this many bytes of a body, a row set or a value are kept for display. */
 export const KEEP_BYTES = 1 << 20;
