@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // The recording-overhead benchmark: `npm run bench` (full, writes BENCHMARKS.md) or
 // `npm run bench:smoke` (tiny durations, writes to a temporary file; CI runs it so the bench keeps
-// working, and asserts no timing).
+// working, and asserts no timing). Both then run bench/provenance.mjs (`retrace why` against plain
+// replay) in the same mode, which adds its section to the same file.
 //
 // Every figure is a ratio or a difference against the same program run unrecorded, on the same
 // machine, in the same run: plain and recorded rounds alternate (plain first in odd rounds,
@@ -524,3 +525,14 @@ try {
 }
 fs.writeFileSync(outFile, report(results, started));
 log(`wrote ${outFile}`);
+
+// The provenance benchmark (bench/provenance.mjs) adds its section and its Targets rows to the same
+// file, in the same mode, so that `npm run bench` and `npm run bench:smoke` cover it too.
+if (!only || only.includes('provenance')) {
+  const provenance = spawn(node, [path.join(root, 'bench', 'provenance.mjs'), '--out', outFile, ...(smoke ? ['--smoke'] : [])], { cwd: root, stdio: ['ignore', 'inherit', 'inherit'] });
+  const code = await new Promise((resolve) => provenance.on('exit', (c, signal) => resolve(c ?? signal)));
+  if (code !== 0) {
+    log(`the provenance benchmark failed (${code})`);
+    process.exitCode = 1;
+  }
+}
