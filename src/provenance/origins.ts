@@ -94,19 +94,32 @@ function describeBytes(o: Origin, entries: Entry[]): void {
 function describeHttp(o: Origin, exchanges: HttpExchange[], inbound: boolean): void {
   const at = o.range?.[0] ?? 0;
   let found: { exchange: HttpExchange; message: HttpMessage; part: 'head' | 'body' | null; offset: number } | null = null;
-  for (const exchange of exchanges) {
-    for (const message of inbound ? [exchange.request] : [...exchange.interim, ...(exchange.response ? [exchange.response] : [])]) {
+  search: for (const exchange of exchanges) {
+    for (const message of received(exchange, inbound)) {
       const where = locate(message, o.event!, at);
-      if (where) found = { exchange, message, ...where };
-      if (found) break;
+      if (where) {
+        found = { exchange, message, ...where };
+        break search;
+      }
     }
-    if (found) break;
   }
   if (!found) {
-    // Bytes no message holds as head or body (chunked framing): the first message of the chunk, without a part.
+    // Bytes that are neither head nor body (chunked framing): the message of the nearest head or body
+    // bytes before them in the chunk, named without a part.
+    let nearest = -1;
+    for (const exchange of exchanges) {
+      for (const message of received(exchange, inbound)) {
+        for (const s of message.spans) {
+          if (s.event === o.event && s.from <= at && s.from > nearest) {
+            nearest = s.from;
+            found = { exchange, message, part: null, offset: 0 };
+          }
+        }
+      }
+    }
+    // Framing before any head or body bytes of the chunk: the first message the chunk continues.
     const exchange = exchanges[0]!;
-    const message = inbound ? exchange.request : exchange.response ?? exchange.request;
-    found = { exchange, message, part: null, offset: 0 };
+    found ??= { exchange, message: received(exchange, inbound).find((m) => m.spans.some((s) => s.event === o.event)) ?? exchange.request, part: null, offset: 0 };
   }
   const { exchange, message, part, offset } = found;
   const encoding = part === 'body' ? (header(message, 'content-encoding') ?? '').trim().toLowerCase() : '';
@@ -120,6 +133,11 @@ function describeHttp(o: Origin, exchanges: HttpExchange[], inbound: boolean): v
     const status = message === exchange.request ? '' : message.startLine.replace(/^HTTP\/\d\.\d /, '');
     o.detail = `HTTP response ${status ? `(${status}) ` : ''}to ${exchange.method} ${exchange.url}${part ? `, ${part}` : ''}${jsonWords(o)}${range}${eventWords(o)}`;
   }
+}
+
+/** The messages of an exchange the program received: the request for a server, the responses for a client. */
+function received(exchange: HttpExchange, inbound: boolean): HttpMessage[] {
+  return inbound ? [exchange.request] : [...exchange.interim, ...(exchange.response ? [exchange.response] : [])];
 }
 
 /**
@@ -148,7 +166,7 @@ function describePostgres(o: Origin, units: PostgresUnit[]): void {
   const event = (result && rowEvent(result, o.row ?? 0)) ?? o.event;
   o.kind = 'sql';
   o.event = event;
-  o.detail = `PostgreSQL ${stmt ? `\`${oneLine(stmt.text)}\`${params}` : units.length ? 'query' : 'result'}${rowWords(o)}${jsonWords(o)}${eventWords(o)}`;
+  o.detail = `PostgreSQL ${stmt ? `\`${oneLine(stmt.text)}\`${params}` : 'query'}${rowWords(o)}${jsonWords(o)}${eventWords(o)}`;
 }
 
 /** The command whose reply the input's event carried: of the commands holding it, the last that returned rows. */
@@ -157,7 +175,8 @@ function describeMysql(o: Origin, commands: MysqlCommand[]): void {
   const params = cmd?.params.length ? ` [${cmd.params.map(sqlValue).join(', ')}]` : '';
   o.kind = 'sql';
   o.protocol = 'mysql';
-  o.detail = `MySQL ${cmd?.text != null ? `\`${oneLine(cmd.text)}\`${params}` : 'query'}${rowWords(o)}${jsonWords(o)}${eventWords(o)}`;
+  const what = cmd?.text != null ? `\`${oneLine(cmd.text)}\`${params}` : cmd?.login ? 'login' : cmd ? `COM_${cmd.name}` : 'query';
+  o.detail = `MySQL ${what}${rowWords(o)}${jsonWords(o)}${eventWords(o)}`;
 }
 
 function rowWords(o: Origin): string {
