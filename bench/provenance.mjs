@@ -14,7 +14,7 @@
 // provenance markers and the Targets table's `retrace why` rows are replaced, nothing else, so
 // bench/run.mjs (which writes the whole file and then runs this script) and this script alone
 // produce the same document.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -89,6 +89,18 @@ function highWaterKiB(pid) {
 }
 
 /**
+ * GNU time, when there is one, as a check of the polling: its %M is wait4's maximum resident set
+ * over the command and every descendant it waited for, which must match the largest polled figure.
+ */
+const timeCheck = await new Promise((resolve) => {
+  const probe = spawn('/usr/bin/time', ['-f', 'BENCH_TIME_MAXRSS %M', 'true'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  probe.stderr.on('data', (d) => (err += d));
+  probe.on('error', () => resolve(false));
+  probe.on('exit', (code) => resolve(code === 0 && /^BENCH_TIME_MAXRSS \d+$/m.test(err)));
+});
+
+/**
  * Runs `retrace ARGS` from the project folder to completion. Resolves with its output, its wall
  * time, and the peak resident set of the processes it started (the replayed program: `why` may run
  * it more than once, the largest counts) and of the retrace command itself.
@@ -96,18 +108,22 @@ function highWaterKiB(pid) {
 function runRetrace(args, env = {}) {
   return new Promise((resolve, reject) => {
     const start = process.hrtime.bigint();
-    const child = spawn(node, [retrace, ...args], { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const [command, commandArgs] = timeCheck ? ['/usr/bin/time', ['-f', 'BENCH_TIME_MAXRSS %M', node, retrace, ...args]] : [node, [retrace, ...args]];
+    const child = spawn(command, commandArgs, { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     const stdout = [];
     let stderr = '';
     child.stdout.on('data', (d) => stdout.push(d));
     child.stderr.on('data', (d) => (stderr += d));
     const replayed = new Map();
     let cli = null;
+    let cliPid = timeCheck ? null : child.pid;
     const poll = () => {
       if (!haveProc) return;
-      const own = highWaterKiB(child.pid);
+      if (cliPid === null) cliPid = childrenOf(child.pid)[0] ?? null;
+      if (cliPid === null) return;
+      const own = highWaterKiB(cliPid);
       if (own !== null) cli = Math.max(cli ?? 0, own);
-      for (const pid of childrenOf(child.pid)) {
+      for (const pid of childrenOf(cliPid)) {
         const kib = highWaterKiB(pid);
         if (kib !== null) replayed.set(pid, Math.max(replayed.get(pid) ?? 0, kib));
       }
@@ -122,7 +138,20 @@ function runRetrace(args, env = {}) {
       const ms = Number(process.hrtime.bigint() - start) / 1e6;
       clearInterval(timer);
       const peaks = [...replayed.values()];
-      resolve({ code, signal, stdout: Buffer.concat(stdout).toString('utf8'), stderr, ms, replayedKiB: peaks.length ? Math.max(...peaks) : null, replayedProcesses: peaks.length, cliKiB: cli });
+      const timed = /^BENCH_TIME_MAXRSS (\d+)$/m.exec(stderr);
+      // GNU time's own lines are not retrace's.
+      if (timed) stderr = stderr.replace(timed[0], '').replace(/^Command (exited with non-zero status|terminated by signal) .*$/m, '');
+      resolve({
+        code,
+        signal,
+        stdout: Buffer.concat(stdout).toString('utf8'),
+        stderr,
+        ms,
+        replayedKiB: peaks.length ? Math.max(...peaks) : null,
+        replayedProcesses: peaks.length,
+        cliKiB: cli,
+        treeKiB: timed ? Number(timed[1]) : null,
+      });
     });
   });
 }
@@ -269,6 +298,13 @@ const workloads = [
   })),
 ];
 
+/** The answer's `scope` in words: what was traced, and why or where (its fields, whatever they are). */
+function describeScope(scope) {
+  const words = (v) => (v && typeof v === 'object' ? Object.entries(v).map(([k, x]) => `${k} ${words(x)}`).join(', ') : String(v));
+  const rest = Object.entries(scope).filter(([k]) => k !== 'traced');
+  return `${scope.traced}${rest.length ? ` (${rest.map(([k, v]) => (k === 'reason' ? words(v) : `${k}: ${words(v)}`)).join('; ')})` : ''}`;
+}
+
 /** What a `why` answer says, in brief: its stats, whether it is complete, the origins it shows. */
 function summarizeAnswer(answer) {
   const origins = [];
@@ -283,7 +319,7 @@ function summarizeAnswer(answer) {
     hit: answer.hit,
     hits: answer.hits,
     complete: answer.complete,
-    scope: answer.scope ? `${answer.scope.traced}${answer.scope.reason ? `: ${answer.scope.reason}` : ''}` : null,
+    scope: answer.scope ? describeScope(answer.scope) : null,
     nodes: answer.stats?.nodes ?? null,
     arenaBytes: answer.stats?.arenaBytes ?? null,
     heapBytes: answer.stats?.heapBytes ?? null,
@@ -301,6 +337,9 @@ async function benchWorkload(w) {
   const kinds = [{ key: 'plain', args: ['replay', dir] }, { key: 'why', args: whyArgs }, ...(w.variants ?? []).map((v) => ({ ...v, args: [...whyArgs, ...v.args] }))];
   const runs = Object.fromEntries(kinds.map((k) => [k.key, []]));
   const unsupported = {};
+  // A run that fails is listed and leaves a hole in its round (its pair gives no ratio) instead of
+  // ending the workload: one diverged replay should not hide the figures of the other rounds.
+  const failures = [];
   for (let round = 0; round < config.rounds; round++) {
     const order = round % 2 === 0 ? kinds : [...kinds].reverse();
     for (const kind of order) {
@@ -313,17 +352,24 @@ async function benchWorkload(w) {
           log(`${w.key} ${kind.key}: ${unsupported[kind.key]}; measuring the default only`);
           continue;
         }
-        throw new Error(`${kind.key === 'plain' ? 'retrace replay' : 'retrace why'} failed (${r.code ?? r.signal}): ${tail(r.stderr)}`);
+        const error = `${kind.key === 'plain' ? 'retrace replay' : 'retrace why'} exited ${r.code ?? r.signal}: ${tail(r.stderr)}`;
+        failures.push({ round, kind: kind.key, error });
+        runs[kind.key][round] = null;
+        log(`${w.key} round ${round + 1}/${config.rounds} ${kind.key} failed: ${error}`);
+        continue;
       }
       const answer = kind.key === 'plain' ? null : summarizeAnswer(JSON.parse(r.stdout));
-      runs[kind.key].push({ ms: r.ms, replayedKiB: r.replayedKiB, replayedProcesses: r.replayedProcesses, cliKiB: r.cliKiB, answer });
+      runs[kind.key][round] = { ms: r.ms, replayedKiB: r.replayedKiB, replayedProcesses: r.replayedProcesses, cliKiB: r.cliKiB, treeKiB: r.treeKiB, answer };
       log(
         `${w.key} round ${round + 1}/${config.rounds} ${kind.key}: ${Math.round(r.ms)} ms, replayed process peak RSS ${r.replayedKiB === null ? 'n/a' : `${Math.round(r.replayedKiB / 1024)} MiB`}` +
           (answer ? `, ${answer.nodes} nodes, value ${answer.value}${answer.complete ? '' : ' (incomplete)'}${answer.scope ? `, traced ${answer.scope}` : ''}` : ''),
       );
     }
   }
-  return { workload: w, recorded, runs, unsupported, kinds: kinds.filter((k) => !unsupported[k.key]) };
+  for (const key of ['plain', 'why']) {
+    if (!runs[key].some(Boolean)) throw new Error(failures.find((f) => f.kind === key).error);
+  }
+  return { workload: w, recorded, runs, failures, unsupported, kinds: kinds.filter((k) => !unsupported[k.key]) };
 }
 
 // ---- the report ----
@@ -341,10 +387,11 @@ const met = (ok) => (ok === null ? 'not measured' : ok ? '**met**' : '**not met*
 /** Figures of one kind of run (`why`, `why --scope all`) against the plain replays of the same rounds. */
 function versus(result, key) {
   const plain = result.runs.plain;
-  const runs = result.runs[key];
-  if (!runs?.length) return null;
+  const all = result.runs[key] ?? [];
   // Round i of one kind is paired with round i of the other (one ran right after the other).
-  const ratios = runs.map((r, i) => r.ms / plain[i].ms);
+  const ratios = all.map((r, i) => (r && plain[i] ? r.ms / plain[i].ms : null)).filter((x) => x !== null);
+  const runs = all.filter(Boolean);
+  if (!runs.length) return null;
   const last = runs.at(-1).answer;
   return {
     ms: median(runs.map((r) => r.ms)),
@@ -363,12 +410,12 @@ function versus(result, key) {
 
 function summarize(result) {
   if (result.error) return null;
-  const plain = result.runs.plain;
+  const plain = result.runs.plain.filter(Boolean);
   return {
     plainMs: median(plain.map((r) => r.ms)),
     plainKiB: median(plain.map((r) => r.replayedKiB)),
     plainCliKiB: median(plain.map((r) => r.cliKiB)),
-    kinds: result.kinds.filter((k) => k.key !== 'plain').map((k) => ({ key: k.key, label: k.label ?? '', ...versus(result, k.key) })),
+    kinds: result.kinds.filter((k) => k.key !== 'plain' && versus(result, k.key)).map((k) => ({ key: k.key, label: k.label ?? '', ...versus(result, k.key) })),
   };
 }
 
@@ -384,6 +431,14 @@ function commitOf() {
   } catch {
     return 'unknown';
   }
+}
+
+/** Whether the build measured may hold more than the commit: src/ files changed and not committed. */
+function uncommittedSources() {
+  const r = spawnSync('git', ['status', '--porcelain', '--', 'src'], { cwd: root, encoding: 'utf8' });
+  if (r.status !== 0) return '';
+  const files = r.stdout.split('\n').filter(Boolean).length;
+  return files ? ` (with ${files} uncommitted change${files === 1 ? '' : 's'} under src/ when it ran: dist/ may have been built from them)` : '';
 }
 
 const TARGET_PREFIX = '| `retrace why`';
@@ -404,6 +459,8 @@ function targetRows(results) {
       if (!(k.ratio < SPEED_LIMIT)) speedOk = false;
     }
   }
+  const failedRuns = speed.reduce((n, { r }) => n + (r.failures?.length ?? 0), 0);
+  const speedStatus = speedOk && failedRuns ? `**met** by the runs that succeeded; ${failedRuns} run${failedRuns === 1 ? '' : 's'} failed (see Speed)` : met(speedOk);
   const peaks = [];
   let memoryOk = sums.length ? true : null;
   for (const { r, s } of sums) {
@@ -435,9 +492,30 @@ function targetRows(results) {
     growth ? `loop ${growth.from.toLocaleString('en')} → ${growth.to.toLocaleString('en')} iterations: ${mib(growth.ka)} → ${mib(growth.kb)} MiB (×${fmt(growth.ratio, 2)})` : null,
   ].filter(Boolean).join('; ');
   return [
-    `${TARGET_PREFIX} / plain \`retrace replay\` wall time < ${SPEED_LIMIT}× (shop request, CPU-heavy orders, HTTP server; medians) | ${speedParts.join(', ') || 'not run'} | ${met(speedOk)} |`,
+    `${TARGET_PREFIX} / plain \`retrace replay\` wall time < ${SPEED_LIMIT}× (shop request, CPU-heavy orders, HTTP server; medians) | ${speedParts.join(', ') || 'not run'} | ${speedStatus} |`,
     `${TARGET_PREFIX}: peak RSS of the replayed process bounded, under 1 GB in every workload${loops.length >= 2 ? `, and the capped loop's peak within ×${LOOP_GROWTH_LIMIT} when it runs ${loops.at(-1).r.workload.iterations / loops[0].r.workload.iterations}× as long` : ''} | ${memoryText} | ${met(memoryOk)} |`,
   ];
+}
+
+/** How the polled peaks compare with GNU time's %M (wait4's maximum over the command and its children) in the same runs. */
+function pollingCheck(results) {
+  if (!haveProc) return 'There is no /proc here, so no memory was measured.';
+  if (!timeCheck) return 'There is no GNU time here to check the polling against.';
+  const gaps = [];
+  for (const r of results) {
+    for (const runs of Object.values(r.runs ?? {})) {
+      for (const run of runs.filter(Boolean)) {
+        const polled = Math.max(run.cliKiB ?? 0, run.replayedKiB ?? 0);
+        if (run.treeKiB && polled) gaps.push((run.treeKiB - polled) / run.treeKiB);
+      }
+    }
+  }
+  if (!gaps.length) return '';
+  const worst = gaps.reduce((a, b) => (Math.abs(b) > Math.abs(a) ? b : a));
+  return (
+    `Check: every retrace command ran under \`/usr/bin/time -f %M\`, and the largest polled peak of its processes was within ${fmt(Math.abs(worst) * 100, 2)}% of that figure in all ${gaps.length} runs ` +
+    `(the polled one ${worst > 0 ? 'lower' : 'higher or equal'} at worst).`
+  );
 }
 
 function section(results, started) {
@@ -446,7 +524,7 @@ function section(results, started) {
   L.push('<!-- provenance:begin (bench/provenance.mjs replaces everything up to provenance:end) -->', '');
   L.push('## Provenance (`retrace why`)', '');
   L.push(
-    `Generated by \`npm run bench:provenance${smoke ? ' -- --smoke' : ''}\` (bench/provenance.mjs) on ${started.toISOString()} at commit ${commitOf()}, Node.js ${process.version}, ` +
+    `Generated by \`npm run bench:provenance${smoke ? ' -- --smoke' : ''}\` (bench/provenance.mjs) on ${started.toISOString()} at commit ${commitOf()}${uncommittedSources()}, Node.js ${process.version}, ` +
       `load average ${results.loadAtStart} at the start and ${os.loadavg().map((x) => x.toFixed(2)).join(' ')} at the end (${os.cpus().length} cores); do not edit by hand.` +
       (smoke ? ' **Smoke run: small workloads and one round, the figures mean nothing.**' : ''),
     '',
@@ -463,34 +541,37 @@ function section(results, started) {
       `\`/proc/PID/task/PID/children\` and, every ${POLL_MS} ms, each child's \`VmHWM\` from \`/proc/CHILD/status\`: the kernel's high-water mark of that process's resident set. ` +
       'A high-water mark only grows, so sampling misses no earlier peak; it can only miss growth in the last interval before the process exits. The figure is the largest child ' +
       '(`why` may replay more than once: a pass that locates the hit, then the traced pass). Not used: `process.resourceUsage()` inside the child would need code in the measured ' +
-      'process, and `why` ends it with `reallyExit` at the hit, past exit handlers; `/usr/bin/time -f %M` reports the largest process of the whole tree (the retrace command ' +
-      'included) and is not installed everywhere. The retrace command\'s own peak is listed separately.',
+      'process, and `why` ends it with `reallyExit` at the hit, past exit handlers; `/usr/bin/time -f %M` alone reports the largest process of the whole tree (the retrace command ' +
+      'included) and is not installed everywhere. The retrace command\'s own peak is listed separately. ' + pollingCheck(results),
     '- Lineage nodes, arena and heap bytes are `why`\'s own `stats`; "input origins shown" counts the recorded-input leaves in the printed answer (the tree is cut at 600 nodes), a check ' +
       'that the answer does reach the inputs.',
     `- Workloads: (1) \`npm run demo:shop\`'s recording (examples/shop: Express 5, \`pg\` to an embedded PostgreSQL, TypeScript run from tsc's output), the question from its README; ` +
       `(2) bench/provenance/orders.mjs: ${config.orders.toLocaleString('en')} orders read as one JSON file, priced with map/reduce, summed per customer in a Map, ranked with sort; ` +
       `(3) bench/provenance/http-server.mjs: a node:http server that took ${config.requests} JSON orders over ${config.connections} keep-alive connections from an unrecorded client ` +
-      '(bench/provenance/http-client.mjs) and priced each (map, sort, a Map, a checksum loop); (4) bench/provenance/loop.mjs: a loop whose variable depends on every earlier iteration, ' +
+      '(bench/provenance/http-client.mjs) and priced each (map, sort, a Map, a checksum loop), asked once with the default options (where the build scopes tracing, only what ' +
+      'holds the hit is traced: the "traced" column says what was) and once with `--scope all` (every request traced); (4) bench/provenance/loop.mjs: a loop whose variable depends on every earlier iteration, ' +
       `${config.loops.map((n) => n.toLocaleString('en')).join(' and ')} iterations, which fills the lineage node cap (${config.maxNodes ? `${config.maxNodes.toLocaleString('en')}, smaller in the smoke run` : 'the default 1,000,000'}) and is summarized after it.`,
     '- The speed target is judged on workloads 1–3. The loop is there for memory: a tight arithmetic loop is the worst case for speed (each operation becomes a call to the ' +
       'provenance runtime, where the plain replay runs it JIT-compiled), so its ratio is listed but not judged.',
     '',
   );
   L.push('### Speed', '');
-  L.push('| workload | question | plain replay (ms) | `retrace why` (ms) | why / plain | per-round ratios |', '|---|---|---|---|---|---|');
+  L.push('| workload | question | plain replay (ms) | `retrace why` (ms) | why / plain | per-round ratios | failed runs |', '|---|---|---|---|---|---|---|');
   for (const { r, s } of sums) {
     const w = r.workload;
     const q = `\`--at ${w.at()} --expr ${w.expr} --hit ${w.hit}\``;
     if (!s) {
-      L.push(`| ${w.title} | ${q} | failed: ${r.error} | | | |`);
+      L.push(`| ${w.title} | ${q} | failed: ${r.error} | | | | |`);
       continue;
     }
     for (const k of s.kinds) {
-      L.push(`| ${w.title}${k.key === 'why' ? '' : `, ${k.label}`} | ${k.key === 'why' ? q : `the same with ${k.label}`} | ${fmt(s.plainMs)} | ${fmt(k.ms)} | ${fmt(k.ratio, 2)} | ${k.ratios.map((x) => fmt(x, 2)).join(', ')} |`);
+      L.push(`| ${w.title}${k.key === 'why' ? '' : `, ${k.label}`} | ${k.key === 'why' ? q : `the same with ${k.label}`} | ${fmt(s.plainMs)} | ${fmt(k.ms)} | ${fmt(k.ratio, 2)} | ${k.ratios.map((x) => fmt(x, 2)).join(', ')} | ${r.failures.filter((f) => f.kind === k.key || f.kind === 'plain').length} |`);
     }
-    for (const [key, why] of Object.entries(r.unsupported ?? {})) L.push(`| ${w.title}, ${w.variants.find((v) => v.key === key).label} | not measured: ${why} | | | | |`);
+    for (const [key, why] of Object.entries(r.unsupported ?? {})) L.push(`| ${w.title}, ${w.variants.find((v) => v.key === key).label} | not measured: ${why} | | | | | |`);
   }
   L.push('');
+  const failed = sums.flatMap(({ r }) => (r.failures ?? []).map((f) => `${r.workload.key} round ${f.round + 1}, ${f.kind === 'plain' ? 'plain replay' : f.kind}: ${f.error.replace(/\|/g, '\\|')}`));
+  if (failed.length) L.push('Failed runs (their rounds give no ratio):', '', ...failed.map((f) => `- ${f}`), '');
   L.push('### Memory and lineage', '');
   L.push(
     '| workload | replayed process peak RSS, plain / why (MiB) | why / plain | retrace command peak, plain / why (MiB) | lineage nodes | arena (MiB) | heap used at the answer (MiB) | complete | traced | input origins shown |',
@@ -502,13 +583,13 @@ function section(results, started) {
       const a = k.answer;
       L.push(
         `| ${r.workload.key}${k.key === 'why' ? '' : ` ${k.label}`} | ${mib(s.plainKiB)} / ${mib(k.replayedKiB)} | ${fmt(k.replayedKiB && s.plainKiB ? k.replayedKiB / s.plainKiB : null, 2)} | ${mib(s.plainCliKiB)} / ${mib(k.cliKiB)} | ` +
-          `${fmt(k.nodes)} | ${fmt(k.arenaBytes / 2 ** 20, 1)} | ${fmt(k.heapBytes / 2 ** 20, 0)} | ${a.complete ? 'yes' : 'no (cap reached)'} | ${a.scope ?? 'n/a'} | ${a.inputOrigins}${a.inputKinds ? ` (${a.inputKinds})` : ''} |`,
+          `${fmt(k.nodes)} | ${fmt(k.arenaBytes / 2 ** 20, 1)} | ${fmt(k.heapBytes / 2 ** 20, 0)} | ${a.complete ? 'yes' : 'no'} | ${a.scope ?? 'n/a'} | ${a.inputOrigins}${a.inputKinds ? ` (${a.inputKinds})` : ''} |`,
       );
     }
   }
   L.push('');
   L.push('### The recorded runs', '');
-  for (const { r } of sums) L.push(`- ${r.workload.key}: ${r.error && !r.recorded ? `not recorded: ${r.error}` : r.recorded.note}`);
+  for (const { r } of sums) L.push(`- ${r.workload.key}: ${r.error ? `failed: ${r.error}` : r.recorded.note}`);
   const passes = sums.flatMap(({ r, s }) => (s ? s.kinds.filter((k) => k.answer.passes).map((k) => `${r.workload.key}${k.key === 'why' ? '' : ` ${k.label}`}: ${k.answer.passes}`) : []));
   if (passes.length) L.push('', `Replay passes of the last \`why\` of each workload (its \`stats.passes\`): ${passes.join('; ')}.`);
   L.push('', '<!-- provenance:end -->');
@@ -573,4 +654,4 @@ try {
 const doc = fs.existsSync(outFile) ? fs.readFileSync(outFile, 'utf8') : '';
 fs.writeFileSync(outFile, update(doc, results, started));
 log(`wrote ${outFile}`);
-if (results.some((r) => r.error)) process.exitCode = 1;
+if (results.some((r) => r.error || r.failures?.length)) process.exitCode = 1;
