@@ -605,6 +605,9 @@ server.listen(0, '127.0.0.1', () => console.log('listening', server.address().po
     const [events1, events2] = answers.map((a) => originEvents(a, 'http.request'));
     assert.ok(events1!.size > 0 && events2!.size > 0, 'request origins carry their event numbers');
     assert.deepEqual([...events1!].filter((e) => events2!.has(e)), [], 'the two hits share no recorded input');
+    // each answer traced only its own request (the barrier's resolve from the other request carries no value)
+    assert.deepEqual(answers.map((a) => a.scope?.traced), ['narrowed', 'narrowed'], JSON.stringify(answers.map((a) => a.scope)));
+    assert.notEqual(answers[0]!.scope?.place?.request, answers[1]!.scope?.place?.request);
   });
 
   const expressServer = `
@@ -703,6 +706,68 @@ server.listen(0, '127.0.0.1', () => console.log('listening', server.address().po
       (n) => n.origin?.kind === 'http.request' && /\$\.rate/.test(n.origin.detail) && request2.has(n.origin.event ?? -1),
     );
     assert.deepEqual(secondRate, [], `the second request's own rate is not used\n${renderTree(amount2)}`);
+
+    // Scoping: units2 needs only its own request; amount2's cached rate was computed in the first
+    // request, so the narrowed replay sees a value from outside and `why` widens to the process.
+    assert.equal(units2.scope?.traced, 'narrowed', JSON.stringify(units2.scope));
+    assert.equal(typeof units2.scope?.place?.request, 'number', JSON.stringify(units2.scope));
+    assert.deepEqual([amount2.scope?.traced, amount2.scope?.reason], ['process', 'widened'], JSON.stringify(amount2.scope));
+    assert.deepEqual(amount2.stats?.passes.map((p) => p.mode), ['locate', 'trace narrowed', 'trace']);
+    // --scope narrow keeps the narrowed answer and says it is incomplete, with the outside value as a leaf
+    const narrow = await whyAsync(dir, here, 'amount', { hit: 2, scope: 'narrow' });
+    assert.equal(narrow.complete, false);
+    assert.ok(narrow.notes.some((n) => /another request or connection/.test(n)), narrow.notes.join('\n'));
+    assertIncludes(narrow, { kind: 'outside', detail: /outside the traced request/, label: 'the value from outside the traced request' });
+    assertIncludes(narrow, body(/\$\.amount/, 'the amount'));
+    assert.ok(![...nodes(narrow.lineage)].some((n) => request1.has(n.origin?.event ?? -1)), `nothing of the first request is traced\n${renderTree(narrow)}`);
+  });
+
+  // Many requests over a few keep-alive connections, each running the same loop: only the request
+  // that holds the hit makes lineage, so the lineage graph stays the size of one request.
+  const busyServer = `
+import http from 'node:http';
+const TAX = Number(process.env.ALPHA);
+let served = 0;
+const server = http.createServer(async (req, res) => {
+  let body = '';
+  for await (const chunk of req) body += chunk;
+  const order = JSON.parse(body);
+  let total = 0;
+  for (let i = 0; i < 400; i++) total += (order.price * (i % 3)) / 2;
+  total = total + TAX;
+  res.end(JSON.stringify({ total })); // @at
+  if (++served === 40) server.close();
+});
+server.listen(0, '127.0.0.1', () => console.log('listening', server.address().port));
+`;
+
+  test('many requests on keep-alive connections: only the hit\'s request makes lineage, and the answer is the one tracing everything gives', async () => {
+    const dir = workdir('retrace-why-');
+    writeFiles(dir, { 'app.mjs': busyServer });
+    const server = await startServer(dir, 'app.mjs', { env: NUMBERS });
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 4 });
+    const replies = await Promise.all(Array.from({ length: 40 }, (_, i) => request(server.port, 'POST', '/order', { price: 1000 + i }, agent)));
+    agent.destroy();
+    assert.equal(replies.length, 40);
+    const rec = await server.done;
+    assert.equal(rec.status, 0, describeRun(rec));
+
+    const here = at('app.mjs', busyServer);
+    const [narrowed, everything] = await Promise.all([whyAsync(dir, here, 'total', { hit: 30 }), whyAsync(dir, here, 'total', { hit: 30, scope: 'all' })]);
+    assert.equal(narrowed.value, everything.value);
+    assert.equal(narrowed.complete, true, narrowed.notes.join('\n'));
+    assert.equal(narrowed.scope?.traced, 'narrowed', JSON.stringify(narrowed.scope));
+    assert.equal(typeof narrowed.scope?.place?.request, 'number');
+    assert.ok((narrowed.scope?.requests ?? 0) >= 30, JSON.stringify(narrowed.scope));
+    assert.deepEqual([everything.scope?.traced, everything.scope?.reason], ['process', 'asked']);
+    // the same origins: this request's price and the environment read at startup
+    const origins = (r: WhyResult) => [...new Set([...nodes(r.lineage)].filter((n) => n.origin && n.origin.kind !== 'literal').map((n) => `${n.origin!.kind} ${n.origin!.event} ${n.origin!.detail}`))].sort();
+    assert.deepEqual(origins(narrowed), origins(everything));
+    assertIncludes(narrowed, { kind: 'http.request', detail: /\$\.price/, label: 'the request body at $.price' });
+    assertIncludes(narrowed, ALPHA);
+    assert.equal(originEvents(narrowed, 'http.request').size, 1, `one request's body\n${renderTree(narrowed)}`);
+    // 40 requests × 400 iterations: tracing all of them makes at least ten times the nodes
+    assert.ok(narrowed.stats!.nodes * 10 < everything.stats!.nodes, `nodes: narrowed ${narrowed.stats!.nodes}, everything ${everything.stats!.nodes}`);
   });
 });
 
@@ -1031,6 +1096,7 @@ console.log(JSON.stringify({ first, second })); // @at
     assert.deepEqual([last.hit, last.hits], [2, 2]);
     assert.equal(text.status, 0, describeRun(text));
     assert.match(text.stdout, /15/);
+    assert.match(text.stdout, /traced: the whole process \(no connections to narrow to\)/);
     assert.match(text.stdout, /BETA/);
     assert.doesNotMatch(text.stdout, /ALPHA/);
   });

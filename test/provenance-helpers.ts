@@ -33,6 +33,9 @@ export interface WhyResult {
   value: string;
   complete: boolean;
   notes: string[];
+  /** What the replay traced: the hit's request or connection (narrowed), or the whole process. */
+  scope?: { traced: 'narrowed' | 'process'; reason?: string; place?: { connection: number; request: number | null } | null; connections?: number; requests?: number };
+  stats?: { nodes: number; replayMs: number; passes: { mode: string; ms: number }[] };
   lineage: LineageNode;
 }
 
@@ -118,12 +121,14 @@ export interface WhyOptions {
   /** The recording folder, relative to cwd. */
   recording?: string;
   timeout?: number;
+  scope?: 'auto' | 'narrow' | 'all';
 }
 
 /** The arguments of `retrace why` for one question. */
 export function whyArgs(at: string, expr: string, opts: WhyOptions = {}): string[] {
   const args = ['why', opts.recording ?? 'recording', '--at', at, '--expr', expr, '--json'];
   if (opts.hit !== undefined) args.push('--hit', String(opts.hit));
+  if (opts.scope !== undefined) args.push('--scope', opts.scope);
   return args;
 }
 
@@ -179,29 +184,33 @@ export async function whyAsync(cwd: string, at: string, expr: string, opts: WhyO
 /** Checks the shape of a `why --json` answer against the contract. */
 export function assertWellFormed(result: unknown, command = 'why'): asserts result is WhyResult {
   const r = result as Partial<WhyResult> | null;
-  const show = () => `${command} printed:\n${JSON.stringify(result, null, 2).slice(0, 4000)}`;
-  assert.ok(r && typeof r === 'object', `an object\n${show()}`);
-  assert.equal(typeof r.at, 'string', `"at" is a string\n${show()}`);
-  assert.equal(typeof r.expr, 'string', `"expr" is a string\n${show()}`);
-  assert.ok(Number.isInteger(r.hit) && r.hit! >= 1, `"hit" is a 1-based number\n${show()}`);
-  assert.ok(Number.isInteger(r.hits) && r.hits! >= r.hit!, `"hits" is a number ≥ hit\n${show()}`);
-  assert.equal(typeof r.value, 'string', `"value" is a string\n${show()}`);
-  assert.ok(r.value!.length <= 80, `"value" is abbreviated to 80 characters\n${show()}`);
-  assert.equal(typeof r.complete, 'boolean', `"complete" is a boolean\n${show()}`);
-  assert.ok(Array.isArray(r.notes) && r.notes.every((n) => typeof n === 'string'), `"notes" is a list of strings\n${show()}`);
+  // The message is built only when a check fails: the answer printed at every check of every node
+  // made this quadratic in the size of the tree.
+  const check = (ok: unknown, what: string) => {
+    if (!ok) assert.fail(`${what}\n${command} printed:\n${JSON.stringify(result, null, 2).slice(0, 4000)}`);
+  };
+  check(r && typeof r === 'object', 'an object');
+  check(typeof r!.at === 'string', '"at" is a string');
+  check(typeof r!.expr === 'string', '"expr" is a string');
+  check(Number.isInteger(r!.hit) && r!.hit! >= 1, '"hit" is a 1-based number');
+  check(Number.isInteger(r!.hits) && r!.hits! >= r!.hit!, '"hits" is a number ≥ hit');
+  check(typeof r!.value === 'string', '"value" is a string');
+  check(r!.value!.length <= 80, '"value" is abbreviated to 80 characters');
+  check(typeof r!.complete === 'boolean', '"complete" is a boolean');
+  check(Array.isArray(r!.notes) && r!.notes.every((n) => typeof n === 'string'), '"notes" is a list of strings');
   // Iterative: a lineage can be deep (a long chain of folded loop steps).
-  const stack: [LineageNode, string][] = [[r.lineage as LineageNode, 'lineage']];
+  const stack: [LineageNode, string][] = [[r!.lineage as LineageNode, 'lineage']];
   while (stack.length > 0) {
     const [node, where] = stack.pop()!;
-    assert.ok(node && typeof node === 'object', `${where} is a node\n${show()}`);
-    assert.equal(typeof node.value, 'string', `${where}.value is a string\n${show()}`);
-    assert.equal(typeof node.op, 'string', `${where}.op is a string\n${show()}`);
+    check(node && typeof node === 'object', `${where} is a node`);
+    check(typeof node.value === 'string', `${where}.value is a string`);
+    check(typeof node.op === 'string', `${where}.op is a string`);
     if (node.origin !== undefined) {
-      assert.equal(typeof node.origin.kind, 'string', `${where}.origin.kind is a string\n${show()}`);
-      assert.equal(typeof node.origin.detail, 'string', `${where}.origin.detail is a string\n${show()}`);
+      check(typeof node.origin.kind === 'string', `${where}.origin.kind is a string`);
+      check(typeof node.origin.detail === 'string', `${where}.origin.detail is a string`);
     }
     if (node.inputs !== undefined) {
-      assert.ok(Array.isArray(node.inputs), `${where}.inputs is a list\n${show()}`);
+      check(Array.isArray(node.inputs), `${where}.inputs is a list`);
       node.inputs.forEach((child, i) => stack.push([child, `${where}.inputs[${i}]`]));
     }
   }

@@ -14,7 +14,7 @@ const USAGE = `usage:
   retrace show [DIR] [--kind K,...] [--grep TEXT] [--process N] [--from MS] [--to MS] [--limit N] [--json] [--all] [--no-pager]
   retrace show [DIR] --event N [--json]
   retrace print [DIR] --at FILE:LINE[:COL] --expr EXPR [--hit N] [--json]
-  retrace why [DIR] --at FILE:LINE[:COL] --expr EXPR [--hit N|last] [--json] [--html FILE]
+  retrace why [DIR] --at FILE:LINE[:COL] --expr EXPR [--hit N|last] [--scope auto|narrow|all] [--json] [--html FILE]
   retrace vscode [DIR]
 DIR defaults to ./recording.`;
 
@@ -107,6 +107,11 @@ async function run(argv: string[]): Promise<number> {
 }
 
 export async function main(argv: string[]): Promise<void> {
+  // `retrace why ... | head`: a reader that stops early is not an error of ours
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE') throw err;
+    process.exit(process.exitCode ?? 0);
+  });
   try {
     process.exitCode = await run(argv);
   } catch (err) {

@@ -7,9 +7,9 @@ import * as path from 'node:path';
 import { TraceFile } from '../core/trace/reader.js';
 import { ENV, preloadPath } from '../runtime/paths.js';
 import { listTraces, rootProcess, UsageError } from './recording.js';
-import type { WhyAnswer, WhyRequest } from '../provenance/inprocess.js';
+import type { Located, WhyAnswer, WhyRequest } from '../provenance/inprocess.js';
 import { describeOrigins } from '../provenance/origins.js';
-import { formatText } from '../provenance/format.js';
+import { formatText, type WhyScope } from '../provenance/format.js';
 import { renderHtml } from '../provenance/html.js';
 
 const DEFAULT_MAX_NODES = 1_000_000;
@@ -23,10 +23,12 @@ interface WhyOptions {
   html: string | null;
   maxNodes: number;
   process: number | undefined;
+  /** auto: the hit's request (or connection), widened to the process when the lineage leaves it; narrow: never widened; all: the whole process. */
+  scope: 'auto' | 'narrow' | 'all';
 }
 
 function parseArgs(args: string[]): WhyOptions {
-  const opts: Partial<WhyOptions> = { location: 'recording', hit: 'last', json: false, html: null, maxNodes: DEFAULT_MAX_NODES };
+  const opts: Partial<WhyOptions> = { location: 'recording', hit: 'last', json: false, html: null, maxNodes: DEFAULT_MAX_NODES, scope: 'auto' };
   const value = (i: number, flag: string) => {
     const v = args[i + 1];
     if (v === undefined || (v.startsWith('--') && flag !== '--expr')) throw new UsageError(`${flag} needs a value`);
@@ -54,6 +56,12 @@ function parseArgs(args: string[]): WhyOptions {
         const v = take();
         if (!/^[1-9]\d*$/.test(v)) throw new UsageError(`--max-nodes takes a positive whole number, not "${v}"`);
         opts.maxNodes = Number(v);
+        break;
+      }
+      case '--scope': {
+        const v = take();
+        if (v !== 'auto' && v !== 'narrow' && v !== 'all') throw new UsageError(`--scope takes auto, narrow or all, not "${v}"`);
+        opts.scope = v;
         break;
       }
       case '--process':
@@ -102,19 +110,89 @@ export async function run(args: string[]): Promise<number> {
     scriptArgs.push(mapped, ...header.argv.slice(2));
   }
 
+  const base = { file, line: loc.line, column: loc.column, expr: opts.expr, maxNodes: opts.maxNodes, root: replayRoot, debug: !!process.env.RETRACE_WHY_DEBUG };
+  const replay = (request: Omit<WhyRequest, 'out'>) => replayForAnswer(request, { ref, header, replayRoot, mapPath, scriptArgs });
+  const passes: { mode: string; ms: number }[] = [];
+
+  // Replay is deterministic, so `why` can look first and trace after: a cheap replay with only the
+  // probe finds the hit and the request (or connection) it ran in; the traced replay then makes
+  // lineage only there (and in the program's own code outside every connection), and is re-run for
+  // the whole process when the lineage turns out to leave it.
+  let hit = opts.hit;
+  let located: Located | undefined;
+  if (opts.scope !== 'all') {
+    const first = await replay({ ...base, hit, mode: 'locate', scope: null });
+    passes.push({ mode: 'locate', ms: first.elapsed });
+    if (first.answer.error) throw new UsageError(first.answer.error);
+    located = first.answer.located;
+    if (located) hit = located.hit;
+  }
+  const narrowed = located !== undefined && located.connections > 0;
+  let pass = await replay({ ...base, hit, mode: 'trace', scope: narrowed ? { place: located!.place } : null });
+  passes.push({ mode: narrowed ? 'trace narrowed' : 'trace', ms: pass.elapsed });
+  let scope: WhyScope;
+  if (!narrowed) scope = { traced: 'process', reason: opts.scope === 'all' ? 'asked' : 'no connections' };
+  else {
+    const where = { place: located!.place, connections: pass.answer.scoped?.connections ?? located!.connections, requests: pass.answer.scoped?.requests ?? located!.requests };
+    scope = { traced: 'narrowed', ...where };
+    if (pass.answer.scoped?.outside && opts.scope === 'auto') {
+      pass = await replay({ ...base, hit, mode: 'trace', scope: null });
+      passes.push({ mode: 'trace', ms: pass.elapsed });
+      scope = { traced: 'process', reason: 'widened', ...where };
+    }
+  }
+  const { answer, stderr } = pass;
+  if (answer.error) throw new UsageError(answer.error);
+  if (scope.traced === 'narrowed' && answer.scoped?.outside) {
+    answer.complete = false;
+    answer.notes.push('part of the lineage was computed in another request or connection (the leaves "computed outside the traced request"); --scope auto or all traces it');
+  }
+  const divergence = stderr.split('\n').find((l) => l.startsWith('retrace: replay diverged'));
+  if (divergence) answer.notes.push(`${divergence.replace(/^retrace: /, '')} (after the answer's hit; hits are counted up to there)`);
+  describeOrigins(answer.lineage, trace);
+  const result = {
+    at: answer.at,
+    expr: answer.expr,
+    hit: answer.hit,
+    hits: answer.hits,
+    value: answer.value,
+    complete: answer.complete,
+    notes: answer.notes,
+    scope,
+    lineage: answer.lineage,
+    stats: { ...answer.stats, replayMs: passes.reduce((t, p) => t + p.ms, 0), passes },
+  };
+  if (opts.html) {
+    fs.writeFileSync(opts.html, renderHtml(result));
+  }
+  if (opts.json) process.stdout.write(`${JSON.stringify(result)}\n`);
+  else process.stdout.write(formatText(result) + (opts.html ? `\nwrote ${opts.html}\n` : ''));
+  return 0;
+}
+
+interface ReplayContext {
+  ref: { file: string };
+  header: { cwd: string; argv: string[]; execArgv: string[]; timeZone: string };
+  replayRoot: string;
+  mapPath: (p: string) => string;
+  scriptArgs: string[];
+}
+
+/** One provenance replay of the recorded process: the answer it wrote, its stderr and how long it took. */
+async function replayForAnswer(partial: Omit<WhyRequest, 'out'>, ctx: ReplayContext): Promise<{ answer: WhyAnswer; stderr: string; elapsed: number }> {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'retrace-why-'));
   const out = path.join(tmp, 'answer.json');
-  const request: WhyRequest = { file, line: loc.line, column: loc.column, expr: opts.expr, hit: opts.hit, out, maxNodes: opts.maxNodes, root: replayRoot, debug: !!process.env.RETRACE_WHY_DEBUG };
+  const request: WhyRequest = { ...partial, out };
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     [ENV.mode]: 'replay',
-    [ENV.trace]: path.resolve(ref.file),
-    [ENV.replayRoot]: replayRoot,
+    [ENV.trace]: path.resolve(ctx.ref.file),
+    [ENV.replayRoot]: ctx.replayRoot,
     [ENV.why]: JSON.stringify(request),
-    TZ: header.timeZone,
+    TZ: ctx.header.timeZone,
   };
   delete env[ENV.dir];
-  const nodeArgs = [`--require=${preloadPath()}`, ...header.execArgv.map(mapPath), ...scriptArgs];
+  const nodeArgs = [`--require=${preloadPath()}`, ...ctx.header.execArgv.map(ctx.mapPath), ...ctx.scriptArgs];
   const started = Date.now();
   const child = spawn(process.execPath, nodeArgs, { stdio: ['ignore', 'ignore', 'pipe'], env });
   let stderr = '';
@@ -127,38 +205,14 @@ export async function run(args: string[]): Promise<number> {
     child.on('exit', (code, signal) => resolve({ code, signal }));
   });
   const elapsed = Date.now() - started;
-
-  let answer: WhyAnswer;
   try {
-    answer = JSON.parse(fs.readFileSync(out, 'utf8')) as WhyAnswer;
+    return { answer: JSON.parse(fs.readFileSync(out, 'utf8')) as WhyAnswer, stderr, elapsed };
   } catch {
     const lines = stderr.split('\n');
     const thrown = lines.find((l) => /^\w*Error\b/.test(l));
     const reason = [...lines.filter((l) => l.startsWith('retrace:')), ...(thrown ? [`the program threw ${thrown}`] : [])].join(' ').replace(/retrace: /g, '').trim();
-    fs.rmSync(tmp, { recursive: true, force: true });
     throw new UsageError(`the provenance replay ended before answering (${status.signal ?? `exit ${status.code}`})${reason ? `: ${reason}` : ''}`);
   } finally {
     fs.rmSync(tmp, { recursive: true, force: true });
   }
-  if (answer.error) throw new UsageError(answer.error);
-  const divergence = stderr.split('\n').find((l) => l.startsWith('retrace: replay diverged'));
-  if (divergence) answer.notes.push(`${divergence.replace(/^retrace: /, '')} (after the answer's hit; hits are counted up to there)`);
-  describeOrigins(answer.lineage, trace);
-  const result = {
-    at: answer.at,
-    expr: answer.expr,
-    hit: answer.hit,
-    hits: answer.hits,
-    value: answer.value,
-    complete: answer.complete,
-    notes: answer.notes,
-    lineage: answer.lineage,
-    stats: { ...answer.stats, replayMs: elapsed },
-  };
-  if (opts.html) {
-    fs.writeFileSync(opts.html, renderHtml(result));
-  }
-  if (opts.json) process.stdout.write(`${JSON.stringify(result)}\n`);
-  else process.stdout.write(formatText(result) + (opts.html ? `\nwrote ${opts.html}\n` : ''));
-  return 0;
 }

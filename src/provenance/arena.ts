@@ -10,6 +10,9 @@ export const F_ORIGIN = 4;
 export const F_SUMMARY = 8;
 export const F_MATCHED = 16;
 
+/** The one node that stands for every value computed where lineage was not being made (scoped provenance). */
+export const OUTSIDE = 1;
+
 /** Inputs kept per summary node: beyond that the summary says it dropped some. */
 const SUMMARY_FAN_IN = 32;
 
@@ -52,7 +55,34 @@ export class Arena {
   readonly summaryInputs = new Map<number, Set<number>>();
   summaryDropped = false;
 
-  constructor(readonly maxNodes: number) {}
+  /**
+   * Scoped provenance: false while code outside the traced connection runs. Operations then make no
+   * nodes; their results carry OUTSIDE, so a value that crosses into the traced code from there is
+   * seen to come from outside (and `why` widens the scope) instead of silently having no lineage.
+   * Origins are still made: inputs are heard in whatever context delivers them.
+   */
+  tracking = true;
+
+  constructor(readonly maxNodes: number) {
+    const outside = this.alloc(0, F_ORIGIN, undefined, 0);
+    this.values[outside] = { [OBJECT_DESCRIPTION]: '…' }; // not known: no lineage was made where it was computed
+    this.origins.set(outside, { kind: 'outside', detail: 'computed outside the traced request (in another request or connection of the server)' });
+  }
+
+  /** Whether `label`'s lineage reaches OUTSIDE (looked up in the graph, not the drawn tree, which is cut). */
+  reachesOutside(label: number): boolean {
+    if (label <= 0) return false;
+    const seen = new Set<number>();
+    const stack = [label];
+    while (stack.length) {
+      const id = stack.pop()!;
+      if (id === OUTSIDE) return true;
+      if (seen.has(id)) continue;
+      seen.add(id);
+      for (const x of this.inputs(id)) if (!seen.has(x)) stack.push(x);
+    }
+    return false;
+  }
 
   private grow(): void {
     const cap = this.capacity * 2;
@@ -93,6 +123,7 @@ export class Arena {
 
   /** A node whose inputs are `inputs` (zeros dropped). */
   node(site: number, flags: number, value: unknown, inputs: ArrayLike<number>): number {
+    if (!this.tracking) return OUTSIDE;
     if (this.summarizing || this.size >= this.maxNodes) return this.summary(site, flags, value, inputs);
     let count = 0;
     for (let i = 0; i < inputs.length; i++) if (inputs[i]! > 0) count++;
@@ -103,6 +134,7 @@ export class Arena {
   }
 
   node1(site: number, flags: number, value: unknown, a: number): number {
+    if (!this.tracking) return a > 0 ? OUTSIDE : 0;
     if (this.summarizing || this.size >= this.maxNodes) return this.summary(site, flags, value, [a]);
     const id = this.alloc(site, flags, value, a > 0 ? 1 : 0);
     if (a > 0) this.edges[this.edgeStart[id]!] = a;
@@ -110,6 +142,7 @@ export class Arena {
   }
 
   node2(site: number, flags: number, value: unknown, a: number, b: number): number {
+    if (!this.tracking) return OUTSIDE;
     if (this.summarizing || this.size >= this.maxNodes) return this.summary(site, flags, value, [a, b]);
     const count = (a > 0 ? 1 : 0) + (b > 0 && b !== a ? 1 : 0);
     const id = this.alloc(site, flags, value, count);
@@ -121,6 +154,7 @@ export class Arena {
 
   /** A node with one input to fill in later (an async function's result). */
   deferred(site: number, value: unknown): number {
+    if (!this.tracking) return OUTSIDE;
     if (this.summarizing || this.size >= this.maxNodes) return this.summary(site, 0, value, []);
     const id = this.alloc(site, 0, value, 1);
     this.edges[this.edgeStart[id]!] = 0;
@@ -128,6 +162,7 @@ export class Arena {
   }
 
   fill(id: number, input: number): void {
+    if (id === OUTSIDE) return;
     if (this.flags[id]! & F_SUMMARY) {
       this.addSummaryInput(id, input);
       return;
@@ -137,6 +172,7 @@ export class Arena {
 
   origin(site: number, value: unknown, origin: Origin, flags = 0): number {
     // Origins are never summarized: they are what the answer is about, and there are few.
+    if (origin.kind === 'outside') return OUTSIDE; // a part of what came from outside is still from outside
     const id = this.alloc(site, F_ORIGIN | flags, value, 0);
     this.origins.set(id, origin);
     return id;

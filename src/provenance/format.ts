@@ -1,6 +1,34 @@
 // The lineage as text: one line per node, indented as a tree, copy chains folded.
 import type { LineageNode } from './tree.js';
 
+/**
+ * What a provenance replay traced: where the hit ran (its HTTP request, or its connection when it
+ * ran in connection-level code) plus the program's own code outside every connection; or the
+ * whole process.
+ */
+export interface WhyScope {
+  traced: 'narrowed' | 'process';
+  /** Why the whole process: asked (--scope all), no connections, or widened because the lineage left the narrowed scope. */
+  reason?: 'asked' | 'no connections' | 'widened';
+  /** Where the hit ran (numbered in the order connections and requests came; null: outside every connection). */
+  place?: { connection: number; request: number | null } | null;
+  /** Connections accepted and HTTP requests received by the hit. */
+  connections?: number;
+  requests?: number;
+}
+
+export function scopeLine(s: WhyScope): string {
+  const p = s.place;
+  const where = p == null ? "the program's own code outside connections" : p.request !== null ? `request #${p.request} (on connection #${p.connection})` : `connection #${p.connection}`;
+  if (s.traced === 'narrowed') {
+    const plural = (n: number, what: string) => `${n} ${what}${n === 1 ? '' : 's'}`;
+    const others = p == null ? `the ${plural(s.connections ?? 0, 'connection')}` : p.request !== null ? `the other ${plural((s.requests ?? 1) - 1, 'request')}` : `the other ${plural((s.connections ?? 1) - 1, 'connection')}`;
+    return `traced: ${where}${p == null ? '' : " and the program's own code"}; ${others} ran without making lineage`;
+  }
+  if (s.reason === 'widened') return `traced: the whole process (widened from ${where}: the value's lineage reaches values computed elsewhere)`;
+  return `traced: the whole process${s.reason === 'no connections' ? ' (no connections to narrow to)' : ''}`;
+}
+
 export interface WhyResult {
   at: string;
   expr: string;
@@ -9,6 +37,8 @@ export interface WhyResult {
   value: string;
   complete: boolean;
   notes: string[];
+  /** Absent in answers of versions before scoping. */
+  scope?: WhyScope;
   lineage: LineageNode | null;
 }
 
@@ -28,6 +58,7 @@ export function nodeLine(n: LineageNode): string {
 export function formatText(r: WhyResult): string {
   const out: string[] = [];
   out.push(`${r.expr} = ${r.value} at ${r.at} (hit ${r.hit} of ${r.hits})`);
+  if (r.scope) out.push(scopeLine(r.scope));
   const draw = (n: LineageNode, prefix: string, last: boolean, root: boolean) => {
     out.push(root ? nodeLine(n) : `${prefix}${last ? '└─ ' : '├─ '}${nodeLine(n)}`);
     const childPrefix = root ? '' : prefix + (last ? '   ' : '│  ');

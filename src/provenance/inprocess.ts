@@ -2,6 +2,7 @@
 // program's own modules as they load (ES modules through a load hook, CommonJS through the loader's
 // compile step), hears every recorded value the replayer hands over, and writes the answer for
 // `retrace why` when the probe's hit comes (or at exit, for the last hit).
+import { AsyncLocalStorage } from 'node:async_hooks';
 import Module, { SourceMap } from 'node:module';
 import * as path from 'node:path';
 import { getHeapStatistics } from 'node:v8';
@@ -11,7 +12,7 @@ import type { Replayer } from '../core/replayer.js';
 import type { TraceEvent } from '../core/trace/reader.js';
 import { display, showValue } from './arena.js';
 import { instrument, type ProbeTarget } from './instrument.js';
-import { ProvenanceRuntime, type Snapshot } from './runtime.js';
+import { ProvenanceRuntime, type Place, type Snapshot } from './runtime.js';
 import { buildTree, type LineageNode } from './tree.js';
 import type { WhyResult } from './format.js';
 
@@ -26,12 +27,37 @@ export interface WhyRequest {
   root: string; // paths are shown relative to this
   /** RETRACE_WHY_DEBUG: say what is instrumented (the program's environment is the recorded one, so it is passed here). */
   debug?: boolean;
+  /**
+   * 'locate': place only the probe and find the hit and the connection it ran in (cheap: the
+   * program runs as written). 'trace': instrument and answer.
+   */
+  mode: 'locate' | 'trace';
+  /**
+   * trace: make lineage only where the hit ran (its request, the connection-level code of its
+   * connection) and in code outside every connection; null: everywhere.
+   */
+  scope: { place: Place | null } | null;
+}
+
+/** Where the hit is, found by a 'locate' replay. */
+export interface Located {
+  hit: number;
+  hits: number;
+  /** The connection and request the hit ran in, or null when it ran outside every connection. */
+  place: Place | null;
+  /** Connections the program's servers had accepted, and HTTP requests they had received, by the hit. */
+  connections: number;
+  requests: number;
 }
 
 /** What the replayed process answers: the result `why` prints, and how it was reached. */
 export interface WhyAnswer extends WhyResult {
   error?: string;
   stats: { nodes: number; arenaBytes: number; heapBytes: number };
+  /** locate mode: where the hit is. */
+  located?: Located;
+  /** trace mode, scoped: where lineage was made, how many connections and requests there were, whether the lineage reached outside. */
+  scoped?: { place: Place | null; connections: number; requests: number; outside: boolean };
 }
 
 type Load = (url: string, context: unknown, next: (url: string, context?: unknown) => { source?: string | ArrayBufferView | null; format?: string; shortCircuit?: boolean }) => unknown;
@@ -46,6 +72,8 @@ export interface ProvenanceSession {
 
 export function startProvenance(request: WhyRequest): ProvenanceSession {
   let written = false;
+  const connections = new ConnectionTracker();
+  const locating = request.mode === 'locate';
   const runtime: ProvenanceRuntime = new ProvenanceRuntime(request.maxNodes, {
     hit: request.hit,
     onHit(snapshot, final) {
@@ -54,8 +82,21 @@ export function startProvenance(request: WhyRequest): ProvenanceSession {
         real.reallyExit(0);
       }
     },
+    place: () => connections.current(),
   });
   (globalThis as any).__retraceProvenance = runtime;
+  const scope = request.scope;
+  if (!locating && scope) {
+    // Code outside every connection (setup, the program's own timers) is traced too, and so is the
+    // connection-level code of the hit's connection (its socket's events: body parsers run there).
+    const target = scope.place;
+    runtime.inScope = () => {
+      const p = connections.current();
+      if (p === null) return true;
+      if (target === null || p.connection !== target.connection) return false;
+      return p.request === null || target.request === null || p.request === target.request;
+    };
+  }
   const target = path.resolve(request.file);
   let probesPlaced = 0;
   let probeColumn: number | undefined;
@@ -75,9 +116,11 @@ export function startProvenance(request: WhyRequest): ProvenanceSession {
     const probe: ProbeTarget | undefined = samePath(file, target) || (mapPosition.sourceFile && samePath(mapPosition.sourceFile, target))
       ? { line: request.line, column: request.column, expr: request.expr }
       : undefined;
+    if (locating && !probe) return source;
     const result = instrument(source, {
       sourceType,
       probe,
+      probeOnly: locating,
       mapPosition: mapPosition.map,
       site: (s) => runtime.site(fileId, s.line, s.column, s.op),
       literal: (s, value) => runtime.literalLabel(fileId, s.line, s.column, value),
@@ -114,6 +157,12 @@ export function startProvenance(request: WhyRequest): ProvenanceSession {
     let error: string | undefined = probeProblem;
     if (!error && !snapshot) error = runtime.hits === 0 ? `${relative(target)}:${request.line} never ran in this recording` : `hit ${request.hit} of ${relative(target)}:${request.line} never came: it ran ${runtime.hits} time${runtime.hits === 1 ? '' : 's'}`;
     if (!error && snapshot?.error) error = `${request.expr} could not be evaluated at ${relative(target)}:${request.line}: ${snapshot.error}`;
+    if (locating) {
+      writeAnswer({ at: relative(target), expr: request.expr, hit: snapshot?.hit ?? 0, hits: runtime.hits, value: '', complete: true, notes: [], lineage: null, error,
+        stats: { nodes: 0, arenaBytes: 0, heapBytes: getHeapStatistics().used_heap_size },
+        located: error || !snapshot ? undefined : { hit: snapshot.hit, hits: runtime.hits, place: snapshot.place, connections: connections.connections, requests: connections.requests } });
+      return;
+    }
     if (!error && snapshot) lineage = buildTree(runtime, snapshot.label, snapshot.value, { maxNodes: 600, maxDepth: 60 }, notes);
     const messages = [...runtime.notes];
     let complete = true;
@@ -135,7 +184,12 @@ export function startProvenance(request: WhyRequest): ProvenanceSession {
       lineage,
       error,
       stats: { nodes: runtime.arena.size, arenaBytes: runtime.arena.bytes, heapBytes: getHeapStatistics().used_heap_size },
+      scoped: scope && snapshot ? { place: scope.place, connections: connections.connections, requests: connections.requests, outside: runtime.arena.reachesOutside(snapshot.label) } : undefined,
     };
+    writeAnswer(answer);
+  }
+
+  function writeAnswer(answer: WhyAnswer): void {
     const fd = real.openSync(request.out, 'w');
     real.writeSync(fd, JSON.stringify(answer));
     real.closeSync(fd);
@@ -146,7 +200,7 @@ export function startProvenance(request: WhyRequest): ProvenanceSession {
   // JSON.parse called by code we do not instrument (a framework's body parser) still labels its
   // result with the lineage of its text, found among the recorded inputs.
   const realParse = JSON.parse;
-  JSON.parse = function parse(text: string, reviver?: (this: any, key: string, value: any) => any) {
+  if (!locating) JSON.parse = function parse(text: string, reviver?: (this: any, key: string, value: any) => any) {
     const result = realParse(text, reviver);
     if (result && typeof result === 'object' && !runtime.userCallingJsonParse()) runtime.labelJson(result, 0, text);
     return result;
@@ -155,7 +209,7 @@ export function startProvenance(request: WhyRequest): ProvenanceSession {
   return {
     runtime,
     beforeInstall(replayer) {
-      hearInputs(replayer, runtime);
+      if (!locating) hearInputs(replayer, runtime);
       const proto = (Module as unknown as { prototype: { _compile(content: string, filename: string, ...rest: unknown[]): unknown } }).prototype;
       const compile = proto._compile;
       proto._compile = function (this: unknown, content: string, filename: string, ...rest: unknown[]) {
@@ -174,6 +228,7 @@ export function startProvenance(request: WhyRequest): ProvenanceSession {
       };
     },
     afterInstall() {
+      connections.install();
       const registerHooks = (Module as unknown as { registerHooks?: (hooks: { load: Load }) => unknown }).registerHooks;
       if (!registerHooks) {
         runtime.notes.add('this Node.js has no module.registerHooks: ES modules are not instrumented');
@@ -229,6 +284,56 @@ function hearInputs(replayer: Replayer, runtime: ProvenanceRuntime): void {
     }
     return ev;
   };
+}
+
+/**
+ * The connections the program's servers accept (net, http, https, tls) and the HTTP requests they
+ * receive, numbered in the order they come, which replay reproduces. Everything a connection's
+ * socket emits (its data, hence the parsing of every request on it) runs in an async context that
+ * names the connection; a request's handler runs in one that also names the request; and what
+ * they schedule (awaits, timers, callbacks) keeps it. Code in no connection's context is the
+ * program's own: its setup, its timers.
+ */
+class ConnectionTracker {
+  private readonly context = new AsyncLocalStorage<Place>();
+  private readonly places = new WeakMap<object, Place>();
+  connections = 0;
+  requests = 0;
+
+  current(): Place | null {
+    return this.context.getStore() ?? null;
+  }
+
+  install(): void {
+    const net = process.getBuiltinModule('node:net');
+    const { context, places } = this;
+    const tracker = this;
+    type Emit = (this: unknown, event: string | symbol, ...args: unknown[]) => boolean;
+    const serverEmit = net.Server.prototype.emit as Emit;
+    net.Server.prototype.emit = function emit(this: unknown, event: string | symbol, ...args: unknown[]) {
+      const first = args[0];
+      if ((event === 'connection' || event === 'secureConnection') && first && typeof first === 'object') {
+        // a TLS socket is announced inside its TCP socket's context: it is the same connection
+        const place = places.get(first) ?? context.getStore() ?? { connection: ++tracker.connections, request: null };
+        places.set(first, place);
+        return context.run(place, () => serverEmit.call(this, event, ...args));
+      }
+      if (event === 'request' && first && typeof first === 'object') {
+        // http and https servers (http2 is refused by replay)
+        const socket = (first as { socket?: object }).socket;
+        const outer = (socket && places.get(socket)) ?? context.getStore();
+        const place = { connection: outer?.connection ?? ++tracker.connections, request: ++tracker.requests };
+        return context.run(place, () => serverEmit.call(this, event, ...args));
+      }
+      return serverEmit.call(this, event, ...args);
+    } as never;
+    const socketEmit = net.Socket.prototype.emit as Emit;
+    net.Socket.prototype.emit = function emit(this: object, event: string | symbol, ...args: unknown[]) {
+      const place = places.get(this);
+      if (place === undefined || context.getStore() === place) return socketEmit.call(this, event, ...args);
+      return context.run(place, () => socketEmit.call(this, event, ...args));
+    } as never;
+  }
 }
 
 /** retrace's own compiled code (dist/src): never instrumented. The project's examples are programs like any other. */

@@ -38,6 +38,11 @@ export interface InstrumentOptions {
   sourceType: 'module' | 'script';
   /** Maps a generated position back to the original (transformed TypeScript); identity by default. */
   mapPosition?: (line: number, column: number) => { line: number; column: number };
+  /**
+   * Only place the probe (evaluating the expression as written) and leave every other byte alone:
+   * the first, cheap replay of a scoped `why`, which only finds the hit and the connection it ran in.
+   */
+  probeOnly?: boolean;
 }
 
 export interface InstrumentResult {
@@ -52,6 +57,7 @@ export interface InstrumentResult {
 }
 
 const R = '__$p';
+const RUNTIME_GLOBAL = '__retraceProvenance';
 const SHADOW = (name: string) => `${name}$$L`;
 
 interface Binding {
@@ -106,6 +112,7 @@ class Instrumenter {
 
   program(ast: Node): InstrumentResult {
     if (this.opts.probe) this.findProbe(ast, this.opts.probe);
+    if (this.opts.probeOnly) return this.probeOnlyProgram(ast);
     this.hoist(ast.body, this.scope, true);
     const body = this.statements(ast.body);
     const temps = this.fn.temps.length ? `var ${this.fn.temps.join(', ')};` : '';
@@ -115,6 +122,29 @@ class Instrumenter {
     const directive = first && first.type === 'ExpressionStatement' && first.directive ? this.text(first) : '';
     const code = directive ? `${directive};${prologue}${body.slice(directive.length)}` : prologue + body;
     return { code, literals: this.literals, probes: this.probes, probeError: this.probeError, probeColumn: this.probeColumn };
+  }
+
+  private probeOnlyProgram(ast: Node): InstrumentResult {
+    const targets = [...this.probeStatements, ...(this.arrowProbe ? [this.arrowProbe] : [])];
+    const holds = (n: Node) => targets.some((t) => t.start >= n.start && t.end <= n.end);
+    const probe = () => {
+      const siteId = this.opts.site({ line: this.opts.probe!.line, column: this.opts.probe!.column ?? 1, op: 'probe' });
+      this.probes++;
+      return `globalThis.${RUNTIME_GLOBAL}.probe(${siteId}, () => (${this.opts.probe!.expr}\n))`;
+    };
+    const LISTS = new Set(['Program', 'BlockStatement', 'StaticBlock', 'SwitchCase']);
+    const rewrite = (n: Node, parent: Node | null): string => {
+      if (!holds(n)) return this.text(n);
+      const inner = this.splice(n, (c) => rewrite(c, n));
+      if (n === this.arrowProbe) return `{${probe()}; return (${inner}\n);}`;
+      if (!this.probeStatements.has(n)) return inner;
+      const inList = parent !== null && LISTS.has(parent.type);
+      const placed = this.probeAfter ? `${inner}\n;${probe()};` : `${probe()};${inner}`;
+      return inList ? placed : `{${placed}}`;
+    };
+    // no prologue: every other byte (hashbang, directives, leading comments) stays where it was
+    const code = rewrite(ast, null);
+    return { code, literals: [], probes: this.probes, probeError: this.probeError, probeColumn: this.probeColumn };
   }
 
   // ---------- helpers ----------
@@ -215,12 +245,19 @@ class Instrumenter {
   }
 
   private statementWithProbe(st: Node): string {
-    if (!this.probeStatements.has(st)) return this.statement(st);
+    if (!this.probeStatements.has(st)) return this.resumeAfter(st, this.statement(st));
     const probe = this.probeCode();
     if (probe === null) return this.statement(st);
     this.probes++;
-    const inner = this.statement(st);
+    const inner = this.resumeAfter(st, this.statement(st));
     return this.probeAfter ? `${inner}\n;${probe};` : `${probe};${inner}`;
+  }
+
+  /** The code after a `for await` loop runs after an await (the loop's last step): the context is the loop's again. */
+  private resumeAfter(st: Node, code: string): string {
+    let loop = st;
+    while (loop.type === 'LabeledStatement') loop = loop.body;
+    return loop.type === 'ForOfStatement' && loop.await ? `${code}\n;${R}.resumed(0);` : code;
   }
 
   private probeCode(): string | null {
@@ -413,7 +450,8 @@ class Instrumenter {
       // for await: the iterable is left alone (wrapping it would add turns); elements are labelled by what they are
       const right = st.type === 'ForOfStatement' && !st.await ? `${R}.iter(${s}, ${this.expr(st.right)}, ${R}.L)` : this.expr(st.right);
       const boundName = bound.type === 'Identifier' ? bound.name : null;
-      const elem = st.type === 'ForOfStatement' ? (st.await ? (boundName ? `${R}.foreignLabel(${boundName})` : '0') : `${R}.iterLabel(${s})`) : `${R}.keyLabel(${s})`;
+      // a for await body starts after an await: the async context is the loop's again (scoped provenance)
+      const elem = st.type === 'ForOfStatement' ? (st.await ? `${R}.resumed(${boundName ? `${R}.foreignLabel(${boundName})` : '0'})` : `${R}.iterLabel(${s})`) : `${R}.keyLabel(${s})`;
       let prefix = '';
       if (bound.type === 'Identifier') {
         const b = this.scope.lookup(bound.name);

@@ -25,6 +25,8 @@ interface Frame {
   acc: number;
   /** The count of instrumented returns when the call started. */
   returnMark: number;
+  /** Scoped provenance: whether the caller was making lineage (restored when the call returns). */
+  tracking: boolean;
 }
 
 interface PendingCallback {
@@ -42,7 +44,7 @@ const STRING_METHODS = new Set([
 const NUMBER_FUNCTIONS = new Set(['Number', 'parseFloat', 'parseInt', 'String', 'BigInt', 'Boolean']);
 
 function newFrame(site: number, fn: unknown, recv: unknown, recvLabel: number, method: boolean): Frame {
-  return { site, fn, recv, recvLabel, method, args: [], labels: [], entered: false, ret: 0, deferred: 0, inputMark: 0, returns: null, before: null, acc: 0, returnMark: 0 };
+  return { site, fn, recv, recvLabel, method, args: [], labels: [], entered: false, ret: 0, deferred: 0, inputMark: 0, returns: null, before: null, acc: 0, returnMark: 0, tracking: true };
 }
 
 export interface Snapshot {
@@ -50,11 +52,21 @@ export interface Snapshot {
   label: number;
   hit: number;
   error?: string;
+  /** Where the hit ran (scoped provenance): its connection and request, or null outside every connection. */
+  place: Place | null;
+}
+
+/** A connection a server accepted and, inside it, an HTTP request (both numbered in the order they came). */
+export interface Place {
+  connection: number;
+  request: number | null;
 }
 
 export interface ProbeControl {
   hit: number | 'last';
   onHit(snapshot: Snapshot, final: boolean): void;
+  /** The connection and request the code running now belongs to, or null (the program's own setup, timers...). */
+  place(): Place | null;
 }
 
 export class ProvenanceRuntime {
@@ -100,6 +112,12 @@ export class ProvenanceRuntime {
   private readonly outbound = new Map<unknown, number>();
   /** resolve/reject functions of promises constructed by instrumented code. */
   private readonly resolvers = new WeakMap<object, number>();
+  /**
+   * Scoped provenance: whether the code running now is in the traced scope (null: all of it is).
+   * Asked where instrumented code can start running in another async context: a function's
+   * entry, the resumption after an await; a call's return restores its caller's answer.
+   */
+  inScope: (() => boolean) | null = null;
   // probe
   hits = 0;
   private snapshot: Snapshot | null = null;
@@ -604,6 +622,7 @@ export class ProvenanceRuntime {
 
   callSite<T>(site: number, fn: T): T {
     const f = newFrame(site, fn, undefined, 0, false);
+    f.tracking = this.arena.tracking;
     f.inputMark = this.inputSeq;
     f.returnMark = this.returnSeq;
     this.frames.push(f);
@@ -613,6 +632,7 @@ export class ProvenanceRuntime {
   method(site: number, recv: any, recvLabel: number): any {
     if (recv === SHORT) return undefined;
     const f = newFrame(site, undefined, recv, recvLabel, true);
+    f.tracking = this.arena.tracking;
     f.inputMark = this.inputSeq;
     f.returnMark = this.returnSeq;
     const name = this.siteOp[site]!.slice(6);
@@ -637,6 +657,7 @@ export class ProvenanceRuntime {
 
   /** An instrumented function starts: its frame from the caller, or one built from what called it. */
   enter(site: number, n: number, ...params: unknown[]): Frame {
+    if (this.inScope) this.arena.tracking = this.inScope();
     const top = this.frames[this.frames.length - 1];
     if (top && !top.entered && top.returns === null && this.matches(top, params, site)) {
       top.entered = true;
@@ -774,6 +795,7 @@ export class ProvenanceRuntime {
       this.L = 0;
       return v;
     }
+    if (this.inScope) this.arena.tracking = f.tracking;
     if (f.entered) {
       // an instrumented callee returned (or, for an async function, reached its first await)
       const op = site;
@@ -1305,6 +1327,7 @@ export class ProvenanceRuntime {
   // ---------- await, throw ----------
 
   awaited(site: number, v: unknown, l: number, p: unknown): unknown {
+    if (this.inScope) this.arena.tracking = this.inScope();
     let label = p instanceof Promise ? this.promiseLabels.get(p) ?? l : l;
     if (Array.isArray(v) && p instanceof Promise) {
       const els = this.promiseElements.get(p);
@@ -1325,6 +1348,12 @@ export class ProvenanceRuntime {
     const foreign = label === 0 || this.arena.flags[label]! & F_IMPRECISE ? this.foreignLabel(v) : 0;
     if (foreign && foreign !== label) label = label ? this.arena.node2(site, 0, v, foreign, label) : foreign;
     this.L = label ? this.arena.node1(site, 0, v, label) : 0;
+    return v;
+  }
+
+  /** A `for await` loop resumed (its body, or the code after it): the async context may have changed. */
+  resumed<T>(v: T): T {
+    if (this.inScope) this.arena.tracking = this.inScope();
     return v;
   }
 
@@ -1580,7 +1609,7 @@ export class ProvenanceRuntime {
       const r = base.ranges?.get(path);
       const src = r ? this.rangeLabel(this.internal(`JSON ${path}`), base.label, r[0], r[1], v) : base.label;
       const narrowed = this.arena.origins.get(src);
-      if (narrowed && narrowed.kind !== 'literal' && src !== base.label) {
+      if (narrowed && narrowed.kind !== 'literal' && narrowed.kind !== 'outside' && src !== base.label) {
         // the member's characters are all from one input: the leaf names its JSON path
         narrowed.jsonPath = path;
         l = src;
@@ -1664,12 +1693,13 @@ export class ProvenanceRuntime {
     const wanted = this.control.hit;
     if (wanted !== 'last' && this.hits !== wanted) return;
     let snap: Snapshot;
+    const place = this.control.place();
     try {
       this.L = 0;
       const value = evaluate();
-      snap = { value, label: this.L, hit: this.hits };
+      snap = { value, label: this.L, hit: this.hits, place };
     } catch (err) {
-      snap = { value: undefined, label: 0, hit: this.hits, error: err instanceof Error ? `${err.name}: ${err.message}` : String(err) };
+      snap = { value: undefined, label: 0, hit: this.hits, error: err instanceof Error ? `${err.name}: ${err.message}` : String(err), place };
     } finally {
       this.frames.length = savedFrames;
       this.parts.length = savedParts;
