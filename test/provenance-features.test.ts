@@ -805,6 +805,27 @@ console.log(JSON.stringify({ doubledBeta, total, withoutAlpha, firstRanked, midd
     ]);
   });
 
+  const destructuringCallbacks = `
+const pairs = [['a', process.env.ALPHA], ['b', process.env.BETA]];
+const shouted = pairs.map(([, word]) => word + '!');
+const fromMap = [...new Map(pairs)].map(([, word]) => word);
+const sum = [[1, Number(process.env.ALPHA)], [2, Number(process.env.BETA)]].reduce((acc, [, n]) => acc + n, 0);
+const picked = shouted[1];
+const mapped = fromMap[0];
+console.log(JSON.stringify({ picked, mapped, sum })); // @at
+`;
+
+  test('callbacks of array methods with destructured parameters: each element keeps its own input', async () => {
+    const { dir, printed } = recordProgram({ 'app.mjs': destructuringCallbacks }, { env: NUMBERS });
+    assert.deepEqual(printed, { picked: '5!', mapped: '7', sum: 12 });
+    const here = at('app.mjs', destructuringCallbacks);
+    await expectWhys(dir, [
+      { at: here, expr: 'picked', value: '5!', includes: [BETA], excludes: [ALPHA] },
+      { at: here, expr: 'mapped', value: '7', includes: [ALPHA], excludes: [BETA] },
+      { at: here, expr: 'sum', value: 12, includes: [ALPHA, BETA] },
+    ]);
+  });
+
   const mapSetProgram = `
 const prices = new Map([
   ['alpha', Number(process.env.ALPHA)],
@@ -1047,6 +1068,42 @@ console.log(JSON.stringify({ acc, side })); // @at
         assert.ok(answer.notes.length > 0, `an incomplete answer says why\n${renderTree(answer)}`);
       }
     }
+  });
+
+  // 150,000 live objects with two labelled fields each: over a cap of 40,000 the fields of objects
+  // met later keep no label, so the shadow state stays bounded while the program's data grows.
+  const heldProgram = `
+const a = Number(process.env.ALPHA);
+const b = Number(process.env.BETA);
+const rows = [];
+for (let i = 0; i < 150_000; i++) rows.push({ left: a + i, right: b * i });
+const firstLeft = rows[0].left;
+const lastLeft = rows[rows.length - 1].left;
+console.log(JSON.stringify({ firstLeft, lastLeft, n: rows.length })); // @at
+`;
+
+  test('labelled fields of live objects are capped: the answer says so, and what was labelled before the cap keeps its lineage', async () => {
+    const { dir, printed } = recordProgram({ 'app.mjs': heldProgram }, { env: NUMBERS });
+    assert.deepEqual(printed, { firstLeft: 7, lastLeft: 150006, n: 150000 });
+    const here = at('app.mjs', heldProgram);
+    const cap = ['--max-nodes', '40000'];
+    const ask = async (expr: string) => {
+      const run = await retraceAsync(dir, [...whyArgs(here, expr), ...cap], 120_000);
+      assert.equal(run.status, 0, describeRun(run));
+      return JSON.parse(run.stdout) as WhyResult & { stats: { fields: number } };
+    };
+    const [first, last] = await Promise.all([ask('firstLeft'), ask('lastLeft')]);
+    for (const answer of [first, last]) {
+      assert.equal(answer.complete, false);
+      assert.ok(answer.notes.some((n) => /labelled fields of live objects \(40000\)/.test(n)), answer.notes.join('\n'));
+      assert.ok(answer.stats.fields <= 40_000, `live labelled fields ${answer.stats.fields} stay under the cap`);
+    }
+    assertShows(first, 7);
+    assertIncludes(first, ALPHA);
+    assertExcludes(first, BETA);
+    // past the cap the field has no label of its own: the answer may be empty, never another input
+    assertShows(last, 150006);
+    assertExcludes(last, BETA);
   });
 });
 

@@ -53,7 +53,8 @@ export interface Located {
 /** What the replayed process answers: the result `why` prints, and how it was reached. */
 export interface WhyAnswer extends WhyResult {
   error?: string;
-  stats: { nodes: number; arenaBytes: number; heapBytes: number };
+  /** nodes: lineage nodes made; fields: labelled fields of live objects when the answer was written. */
+  stats: { nodes: number; arenaBytes: number; heapBytes: number; fields?: number };
   /** locate mode: where the hit is. */
   located?: Located;
   /** trace mode, scoped: where lineage was made, how many connections and requests there were, whether the lineage reached outside. */
@@ -170,6 +171,10 @@ export function startProvenance(request: WhyRequest): ProvenanceSession {
       complete = false;
       messages.push(`the lineage memory cap (${request.maxNodes} nodes) was reached; later operations are summarized per source location, so the lineage shows every origin that contributed there but not which iteration produced which value`);
     }
+    if (runtime.budget.full) {
+      complete = false;
+      messages.push(`the cap on labelled fields of live objects (${request.maxNodes}) was reached; fields first written after that keep no label of their own: reading one gives its object's lineage where there is one, else none`);
+    }
     if (runtime.arena.summaryDropped) messages.push('some summarized operations had more inputs than are kept; the lineage may miss some of their origins');
     if (notes.has('budget')) messages.push('the tree is cut at 600 nodes; shared parts of the lineage are shown once per path until then');
     if (notes.has('depth')) messages.push('the tree is drawn to depth 60; below that, the origins reached are listed without the operations between');
@@ -183,7 +188,7 @@ export function startProvenance(request: WhyRequest): ProvenanceSession {
       notes: messages,
       lineage,
       error,
-      stats: { nodes: runtime.arena.size, arenaBytes: runtime.arena.bytes, heapBytes: getHeapStatistics().used_heap_size },
+      stats: { nodes: runtime.arena.size, arenaBytes: runtime.arena.bytes, heapBytes: getHeapStatistics().used_heap_size, fields: runtime.budget.live },
       scoped: scope && snapshot ? { place: scope.place, connections: connections.connections, requests: connections.requests, outside: runtime.arena.reachesOutside(snapshot.label) } : undefined,
     };
     writeAnswer(answer);

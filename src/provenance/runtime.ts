@@ -69,6 +69,58 @@ export interface ProbeControl {
   place(): Place | null;
 }
 
+/**
+ * Live labelled fields of objects and entries of collections, against a cap, so that the shadow
+ * state of what the program holds stays bounded as the arena is. Fields go with their objects: a
+ * finalizer gives their count back.
+ */
+export class ShadowBudget {
+  live = 0;
+  /** The cap was reached: a field not labelled yet is then left without its own label. */
+  full = false;
+  readonly gone = new FinalizationRegistry<Map<unknown, number>>((fields) => {
+    this.live -= fields.size;
+  });
+  constructor(readonly limit: number) {}
+}
+
+/** The labels of one object's fields (or one collection's entries), counted against the budget. */
+class ShadowFields<K> extends Map<K, number> {
+  constructor(private readonly budget: ShadowBudget) {
+    super();
+  }
+
+  override set(k: K, label: number): this {
+    if (!super.has(k)) {
+      if (this.budget.live >= this.budget.limit) {
+        this.budget.full = true;
+        return this;
+      }
+      this.budget.live++;
+    }
+    return super.set(k, label);
+  }
+
+  override delete(k: K): boolean {
+    const had = super.delete(k);
+    if (had) this.budget.live--;
+    return had;
+  }
+
+  override clear(): void {
+    this.budget.live -= this.size;
+    super.clear();
+  }
+}
+
+/** Where the fields of objects met after the cap go: nothing is kept for them. */
+class DroppedFields extends Map<PropertyKey, number> {
+  override set(): this {
+    return this;
+  }
+}
+const DROPPED = new DroppedFields();
+
 export class ProvenanceRuntime {
   /** The label of the value the last rewritten expression produced. */
   L = 0;
@@ -122,8 +174,18 @@ export class ProvenanceRuntime {
   hits = 0;
   private snapshot: Snapshot | null = null;
 
+  readonly budget: ShadowBudget;
+
   constructor(maxNodes: number, private readonly control: ProbeControl) {
     this.arena = new Arena(maxNodes);
+    this.budget = new ShadowBudget(maxNodes);
+  }
+
+  /** New shadow fields for `owner`, counted until it is collected. */
+  private fields<K>(owner: object): ShadowFields<K> {
+    const m = new ShadowFields<K>(this.budget);
+    this.budget.gone.register(owner, m as Map<unknown, number>);
+    return m;
   }
 
   // ---------- sites (called by the instrumenter at load time) ----------
@@ -305,7 +367,10 @@ export class ProvenanceRuntime {
 
   private shadow(o: object): Map<PropertyKey, number> {
     let m = this.props.get(o);
-    if (!m) this.props.set(o, (m = new Map()));
+    if (!m) {
+      if (this.budget.full) return DROPPED; // over the cap, no new object gets shadow state
+      this.props.set(o, (m = this.fields<PropertyKey>(o)));
+    }
     return m;
   }
 
@@ -726,6 +791,7 @@ export class ProvenanceRuntime {
         const given = params[2];
         const i = typeof given === 'number' ? given : top.args.length > 1 ? calls : calls + 1;
         f.labels = [top.acc || (top.args.length > 1 ? top.labels[1]! : this.elementLabel(recv, 0, top.recvLabel)), this.elementLabel(recv, i, top.recvLabel)];
+        if (params[1] === undefined) params[1] = recv[i]; // a destructured element: the prologue reads its value here
       } else if (name === 'sort') {
         const a = recv.indexOf(params[0]);
         const b = recv.indexOf(params[1]);
@@ -734,6 +800,7 @@ export class ProvenanceRuntime {
       } else {
         const i = typeof params[1] === 'number' ? params[1] : calls;
         f.labels = [this.elementLabel(recv, i, top.recvLabel), 0];
+        if (params[0] === undefined) params[0] = recv[i]; // a destructured element: the prologue reads its value here
       }
       f.returns = top.returns;
       f.acc = -1; // marks "report the return to the builtin frame"
@@ -853,7 +920,7 @@ export class ProvenanceRuntime {
       if (f.fn === Promise && v instanceof Promise) return (f as any).promiseNode ?? 0;
       if ((v instanceof Map || v instanceof Set) && (f.fn === Map || f.fn === Set) && Array.isArray(f.args[0])) {
         const src = f.args[0] as unknown[];
-        const entries = new Map<unknown, number>();
+        const entries = this.fields<unknown>(v);
         src.forEach((entry, i) => {
           const el = this.elementLabel(src, i, f.labels[0] ?? 0);
           if (v instanceof Map) {
@@ -1232,7 +1299,7 @@ export class ProvenanceRuntime {
 
   private collectionModel(site: number, c: Map<unknown, unknown> | Set<unknown>, name: string, f: Frame, v: unknown): number {
     let entries = this.mapEntries.get(c);
-    if (!entries) this.mapEntries.set(c, (entries = new Map()));
+    if (!entries) this.mapEntries.set(c, (entries = this.fields<unknown>(c)));
     switch (name) {
       case 'set':
         if (f.labels[1]) entries.set(f.args[0], this.arena.node1(site, F_COPY, f.args[1], f.labels[1]));
