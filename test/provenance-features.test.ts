@@ -878,18 +878,40 @@ async function* ticker() {
 const ticks = [];
 for await (const tick of ticker()) ticks.push(tick);
 const lastTick = ticks[1];
-console.log(JSON.stringify({ secondReading, doubledA, doubledB, lastTick })); // @at
+function* scaled(factor, base) {
+  yield factor * 2;
+  yield base + 1;
+}
+const [scaledA, plusB] = scaled(Number(process.env.ALPHA), Number(process.env.BETA));
+// two generators made with the same first argument: each body gets its own call's lineage
+const early = scaled(Number(process.env.ALPHA), 1);
+const late = scaled(7, 3);
+const fromLate = late.next().value;
+const fromEarly = early.next().value;
+async function* echo(word) {
+  await null;
+  yield word + '?';
+}
+let echoed = '';
+for await (const e of echo(process.env.ALPHA)) echoed = e;
+console.log(JSON.stringify({ secondReading, doubledA, doubledB, lastTick, scaledA, plusB, fromEarly, fromLate, echoed })); // @at
 `;
 
-  test('generators: yielded values, values sent with next(), async generators', async () => {
+  test('generators: yielded values, values sent with next(), parameters, async generators', async () => {
     const { dir, printed } = recordProgram({ 'app.mjs': generatorProgram }, { env: NUMBERS });
-    assert.deepEqual(printed, { secondReading: 5, doubledA: 14, doubledB: 10, lastTick: '5!' });
+    assert.deepEqual(printed, { secondReading: 5, doubledA: 14, doubledB: 10, lastTick: '5!', scaledA: 14, plusB: 6, fromEarly: 14, fromLate: 14, echoed: '7?' });
     const here = at('app.mjs', generatorProgram);
     await expectWhys(dir, [
       { at: here, expr: 'doubledA', value: 14, includes: [ALPHA], excludes: [BETA] },
       { at: here, expr: 'doubledB', value: 10, includes: [BETA], excludes: [ALPHA] },
       { at: here, expr: 'secondReading', value: 5, includes: [BETA], excludes: [ALPHA] },
       { at: here, expr: 'lastTick', value: '5!', includes: [BETA], excludes: [ALPHA] },
+      // a generator's parameters reach its body, which starts on the first next()
+      { at: here, expr: 'scaledA', value: 14, includes: [ALPHA], excludes: [BETA] },
+      { at: here, expr: 'plusB', value: 6, includes: [BETA], excludes: [ALPHA] },
+      { at: here, expr: 'fromEarly', value: 14, includes: [ALPHA, literalNumber(2)], excludes: [BETA, literalNumber(7), literalNumber(1)] },
+      { at: here, expr: 'fromLate', value: 14, includes: [literalNumber(7), literalNumber(2)], excludes: [ALPHA, BETA, literalNumber(3)] },
+      { at: here, expr: 'echoed', value: '7?', includes: [ALPHA], excludes: [BETA] },
     ]);
   });
 });

@@ -123,7 +123,7 @@ export function startProvenance(request: WhyRequest): ProvenanceSession {
       probe,
       probeOnly: locating,
       mapPosition: mapPosition.map,
-      site: (s) => runtime.site(fileId, s.line, s.column, s.op),
+      site: (s) => runtime.site(fileId, s.line, s.column, s.op, s.generator),
       literal: (s, value) => runtime.literalLabel(fileId, s.line, s.column, value),
     });
     if (request.debug) real.writeSync(2, `retrace-why: instrumented ${file}${mapPosition.sourceFile ? ` (source ${mapPosition.sourceFile})` : ''}${probe ? `, ${result.probes} probe(s)` : ''}\n`);

@@ -19,6 +19,8 @@ export interface SiteInfo {
   line: number;
   column: number; // 1-based
   op: string;
+  /** The site of a generator function's body: it starts on the first next(), not at the call. */
+  generator?: boolean;
 }
 
 export interface ProbeTarget {
@@ -528,7 +530,7 @@ class Instrumenter {
         if (fn.type === 'FunctionExpression' && fn.id) scope.names.set(fn.id.name, { shadow: false });
         for (const p of fn.params) for (const n of patternNames(p)) scope.names.set(n, { shadow: true });
         const fname = fn.id ? fn.id.name : nameHint;
-        const s = this.site(fn, fname ? `call ${fname}` : 'call');
+        const s = this.opts.site({ ...this.pos(fn), op: fname ? `call ${fname}` : 'call', generator: fn.generator === true || undefined });
         this.lastFnSite = s;
         const params = fn.params.map((p: Node) => this.pattern(p)).join(', ');
         const simple = fn.params.map((p: Node) => (p.type === 'Identifier' ? p.name : 'undefined'));

@@ -140,6 +140,9 @@ export class ProvenanceRuntime {
   private readonly promiseElements = new WeakMap<object, number[]>();
   private readonly mapEntries = new WeakMap<object, Map<unknown, number>>();
   private readonly fnSites = new WeakMap<object, number>();
+  /** Sites of generator function bodies, and generators made by instrumented calls whose body has not started. */
+  private readonly generatorSites = new Set<number>();
+  private readonly unstarted: { generator: object; args: unknown[]; labels: number[] }[] = [];
   private readonly pendingCallbacks = new Map<number, PendingCallback[]>();
   private readonly frames: Frame[] = [];
   private readonly parts: number[] = [];
@@ -200,11 +203,12 @@ export class ProvenanceRuntime {
     return this.files.length - 1;
   }
 
-  site(file: number, line: number, column: number, op: string): number {
+  site(file: number, line: number, column: number, op: string, generator?: boolean): number {
     this.siteFile.push(file);
     this.siteLine.push(line);
     this.siteColumn.push(column);
     this.siteOp.push(op);
+    if (generator) this.generatorSites.add(this.siteOp.length - 1);
     return this.siteOp.length - 1;
   }
 
@@ -723,6 +727,19 @@ export class ProvenanceRuntime {
   /** An instrumented function starts: its frame from the caller, or one built from what called it. */
   enter(site: number, n: number, ...params: unknown[]): Frame {
     if (this.inScope) this.arena.tracking = this.inScope();
+    if (this.unstarted.length && this.generatorSites.has(site)) {
+      // a generator's body starts on its first next(), long after the call that gave its arguments
+      const call = this.startGenerator(params);
+      if (call) {
+        const f = newFrame(site, undefined, undefined, 0, false);
+        f.entered = true;
+        f.labels = call.labels.slice();
+        f.args = params;
+        this.frames.push(f);
+        f.site = -site;
+        return f;
+      }
+    }
     const top = this.frames[this.frames.length - 1];
     if (top && !top.entered && top.returns === null && this.matches(top, params, site)) {
       top.entered = true;
@@ -760,6 +777,24 @@ export class ProvenanceRuntime {
     this.frames.push(f);
     f.site = -site; // a callee-owned frame: popped by `ret`
     return f;
+  }
+
+  /** The call that made the generator now starting: the latest unstarted one called with these values. */
+  private startGenerator(params: unknown[]): { labels: number[] } | null {
+    for (let i = this.unstarted.length - 1; i >= 0; i--) {
+      const call = this.unstarted[i]!;
+      let same = params.length > 0;
+      for (let j = 0; j < params.length && same; j++) {
+        const p = params[j];
+        const a = call.args[j];
+        if (p !== undefined && a !== p && !(Number.isNaN(a) && Number.isNaN(p))) same = false;
+      }
+      if (same) {
+        this.unstarted.splice(i, 1);
+        return call;
+      }
+    }
+    return null;
   }
 
   private matches(top: Frame, params: unknown[], site: number): boolean {
@@ -863,6 +898,11 @@ export class ProvenanceRuntime {
       return v;
     }
     if (this.inScope) this.arena.tracking = f.tracking;
+    if (!f.entered && isGenerator(v) && f.labels.some((l) => l)) {
+      // an instrumented generator function was called: its body will want these arguments' labels
+      this.unstarted.push({ generator: v as object, args: f.args.slice(), labels: f.labels.slice() });
+      if (this.unstarted.length > 64) this.unstarted.shift();
+    }
     if (f.entered) {
       // an instrumented callee returned (or, for an async function, reached its first await)
       const op = site;
@@ -962,6 +1002,15 @@ export class ProvenanceRuntime {
         return 0;
       }
       if (recv instanceof Promise) return this.promiseModel(site, recv, name, f, v);
+      if (name === 'next' && isGenerator(recv) && v && typeof v === 'object' && !(v instanceof Promise)) {
+        // { value, done }: the value is what the body's yield handed out (a return is an instrumented return)
+        const y = this.lastYield;
+        const value = (v as { value?: unknown }).value;
+        const label = y && y.value === value ? y.label : this.returnSeq !== f.returnMark && this.lastReturnValue === value ? this.lastReturnLabel : 0;
+        this.lastYield = null;
+        if (label) this.setProp(v, 'value', label);
+        return 0;
+      }
       if (Buffer.isBuffer(recv) && name === 'toString') {
         const l = this.derived(site, v, f.recvLabel, '.toString()');
         return l;
@@ -1527,8 +1576,12 @@ export class ProvenanceRuntime {
   /** A value leaves instrumented code through a channel we cannot follow (yield): remember its label by value. */
   out<T>(v: T): T {
     this.sendOut(v, this.L);
+    this.lastYield = { value: v, label: this.L };
     return v;
   }
+
+  /** The value the last `yield` handed out, and its label: what a generator's next() returns. */
+  private lastYield: { value: unknown; label: number } | null = null;
 
   private sendOut(v: unknown, label: number): void {
     if (v && typeof v === 'object') {
@@ -1779,6 +1832,12 @@ export class ProvenanceRuntime {
   get lastSnapshot(): Snapshot | null {
     return this.snapshot;
   }
+}
+
+function isGenerator(v: unknown): boolean {
+  if (!v || typeof v !== 'object') return false;
+  const tag = Object.prototype.toString.call(v);
+  return tag === '[object Generator]' || tag === '[object AsyncGenerator]';
 }
 
 function isMysqlResult(v: unknown): boolean {
