@@ -1,5 +1,6 @@
 // The `retrace` command line.
 import { TraceError } from '../core/trace/reader.js';
+import { readArgs, wholeNumber } from './args.js';
 import { formatInfo, info } from './info.js';
 import { say } from './output.js';
 import { record } from './record.js';
@@ -28,17 +29,6 @@ const LAZY_COMMANDS: Record<string, () => Promise<{ run(args: string[]): Promise
   vscode: () => import('./vscode.js'),
 };
 
-function takeValue(args: string[], i: number, flag: string): string {
-  const v = args[i + 1];
-  if (v === undefined || v.startsWith('--')) throw new UsageError(`${flag} needs a value`);
-  return v;
-}
-
-function wholeNumber(v: string, flag: string): number {
-  if (!/^\d+$/.test(v)) throw new UsageError(`${flag} takes a whole number, not "${v}"`);
-  return Number(v);
-}
-
 async function run(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   switch (command) {
@@ -52,8 +42,11 @@ async function run(argv: string[]): Promise<number> {
           i++;
           break;
         }
-        if (a === '--out' || a === '-o') out = takeValue(rest, i++, a);
-        else if (a.startsWith('--out=')) out = a.slice(6);
+        if (a === '--out' || a === '-o') {
+          const v = rest[++i];
+          if (v === undefined || v.startsWith('--')) throw new UsageError(`${a} needs a value`);
+          out = v;
+        } else if (a.startsWith('--out=')) out = a.slice(6);
         else if (a === '--force') force = true;
         else if (a.startsWith('-')) throw new UsageError(`unknown option for record: ${a}`);
         else break;
@@ -61,29 +54,25 @@ async function run(argv: string[]): Promise<number> {
       return record({ out, force, command: rest.slice(i) });
     }
     case 'replay': {
-      let location = 'recording';
       let proc: number | undefined;
       let stallMs: number | undefined;
       const nodeFlags: string[] = [];
-      for (let i = 0; i < rest.length; i++) {
-        const a = rest[i]!;
-        if (a === '--process' || a === '-p') proc = wholeNumber(takeValue(rest, i++, a), a);
-        else if (a.startsWith('--process=')) proc = wholeNumber(a.slice(10), '--process');
-        else if (a === '--stall-ms') stallMs = wholeNumber(takeValue(rest, i++, a), a);
-        else if (/^--inspect(-brk|-wait)?(=.*)?$/.test(a) || a === '--enable-source-maps') nodeFlags.push(a);
-        else if (a.startsWith('-')) throw new UsageError(`unknown option for replay: ${a}`);
-        else location = a;
-      }
+      const location = readArgs('replay', rest, (flag) => {
+        if (flag.name === '--process' || flag.name === '-p') proc = wholeNumber(flag.value(), '--process');
+        else if (flag.name === '--stall-ms') stallMs = wholeNumber(flag.value(), '--stall-ms');
+        else if (/^--inspect(-brk|-wait)?(=.*)?$/.test(flag.raw) || flag.raw === '--enable-source-maps') nodeFlags.push(flag.raw);
+        else return false;
+        return true;
+      });
       return replay({ location, process: proc, nodeFlags, stallMs });
     }
     case 'info': {
-      let location = 'recording';
       let json = false;
-      for (const a of rest) {
-        if (a === '--json') json = true;
-        else if (a.startsWith('-')) throw new UsageError(`unknown option for info: ${a}`);
-        else location = a;
-      }
+      const location = readArgs('info', rest, (flag) => {
+        if (flag.name !== '--json') return false;
+        json = true;
+        return true;
+      });
       const processes = info(location);
       process.stdout.write(json ? `${JSON.stringify(processes, null, 2)}\n` : `${formatInfo(processes)}\n`);
       return 0;

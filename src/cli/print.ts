@@ -7,6 +7,7 @@ import * as vm from 'node:vm';
 import { LocationError, parseLocation, planBreakpoints, type BreakpointPlan } from '../inspect/location.js';
 import { PRINT_ENV, type PrintReport, type PrintRequest } from '../inspect/print-protocol.js';
 import { prepareReplay } from './replay.js';
+import { readArgs, wholeNumber } from './args.js';
 import { UsageError } from './recording.js';
 
 export interface PrintOptions {
@@ -20,57 +21,20 @@ export interface PrintOptions {
 }
 
 function parseArgs(args: string[]): PrintOptions {
-  const o: Partial<PrintOptions> = { location: 'recording', hit: null, process: undefined, json: false, stallMs: undefined };
-  let location: string | null = null;
-  for (let i = 0; i < args.length; i++) {
-    let a = args[i]!;
-    let inline: string | undefined;
-    const eq = a.indexOf('=');
-    if (a.startsWith('--') && eq > 0) {
-      inline = a.slice(eq + 1);
-      a = a.slice(0, eq);
-    }
-    const take = () => {
-      if (inline !== undefined) return inline;
-      const v = args[++i];
-      if (v === undefined) throw new UsageError(`${a} needs a value`);
-      return v;
-    };
-    const whole = (v: string) => {
-      if (!/^\d+$/.test(v) || Number(v) < 1) throw new UsageError(`${a} takes a whole number from 1, not "${v}"`);
-      return Number(v);
-    };
-    switch (a) {
-      case '--at':
-        o.at = take();
-        break;
+  const o: Partial<PrintOptions> = { hit: null, process: undefined, json: false, stallMs: undefined };
+  o.location = readArgs('print', args, (flag) => {
+    switch (flag.name) {
+      case '--at': o.at = flag.value(); return true;
       case '--expr':
-      case '-e':
-        o.expr = take();
-        break;
-      case '--hit':
-        o.hit = whole(take());
-        break;
+      case '-e': o.expr = flag.value(true); return true;
+      case '--hit': o.hit = wholeNumber(flag.value(), '--hit', 1); return true;
       case '--process':
-      case '-p': {
-        const v = take();
-        if (!/^\d+$/.test(v)) throw new UsageError(`--process takes a whole number, not "${v}"`);
-        o.process = Number(v);
-        break;
-      }
-      case '--stall-ms':
-        o.stallMs = whole(take());
-        break;
-      case '--json':
-        o.json = true;
-        break;
-      default:
-        if (a.startsWith('-')) throw new UsageError(`unknown option for print: ${a}`);
-        if (location !== null) throw new UsageError(`print takes one recording folder, not "${location}" and "${a}"`);
-        location = a;
+      case '-p': o.process = wholeNumber(flag.value(), '--process'); return true;
+      case '--stall-ms': o.stallMs = wholeNumber(flag.value(), '--stall-ms', 1); return true;
+      case '--json': o.json = true; return true;
+      default: return false;
     }
-  }
-  if (location !== null) o.location = location;
+  });
   if (!o.at) throw new UsageError('print needs --at FILE:LINE (where to stop), e.g. retrace print --at src/app.ts:12 --expr total');
   if (o.expr === undefined || o.expr.trim() === '') throw new UsageError('print needs --expr EXPR (what to print), e.g. --expr total');
   try {

@@ -6,6 +6,7 @@ import type { Entry } from '../inspect/entry.js';
 import { jsonSafe } from '../inspect/events.js';
 import { fullValue } from '../inspect/render.js';
 import { KIND_GROUPS, mergedTimeline, processTimeline } from '../inspect/timeline.js';
+import { readArgs, wholeNumber } from './args.js';
 import { listTraces, rootProcess, UsageError } from './recording.js';
 
 export interface ShowOptions {
@@ -24,75 +25,35 @@ export interface ShowOptions {
 
 function parseArgs(args: string[]): ShowOptions {
   const o: ShowOptions = { location: 'recording', kinds: [], grep: null, process: null, from: null, to: null, limit: null, json: false, event: null, all: false, pager: true };
-  const value = (i: number, flag: string) => {
-    const v = args[i + 1];
-    if (v === undefined || (v.startsWith('--') && v.length > 2)) throw new UsageError(`${flag} needs a value`);
-    return v;
-  };
-  const whole = (v: string, flag: string) => {
-    if (!/^\d+$/.test(v)) throw new UsageError(`${flag} takes a whole number, not "${v}"`);
-    return Number(v);
-  };
   const ms = (v: string, flag: string) => {
     if (!/^\d+(\.\d+)?$/.test(v)) throw new UsageError(`${flag} takes milliseconds since the recording started (a number), not "${v}"`);
     return Number(v);
   };
-  let location: string | null = null;
-  for (let i = 0; i < args.length; i++) {
-    let a = args[i]!;
-    let inline: string | undefined;
-    const eq = a.indexOf('=');
-    if (a.startsWith('--') && eq > 0) {
-      inline = a.slice(eq + 1);
-      a = a.slice(0, eq);
-    }
-    const take = () => (inline !== undefined ? inline : value(i++, a));
-    switch (a) {
+  o.location = readArgs('show', args, (flag) => {
+    switch (flag.name) {
       case '--kind':
       case '-k':
-        for (const k of take().split(',').map((s) => s.trim().toLowerCase()).filter(Boolean)) {
+        for (const k of flag.value().split(',').map((s) => s.trim().toLowerCase()).filter(Boolean)) {
           if (!KIND_GROUPS[k]) throw new UsageError(`unknown kind "${k}" for --kind; kinds: ${Object.keys(KIND_GROUPS).join(', ')}`);
           o.kinds.push(k);
         }
-        break;
+        return true;
       case '--grep':
-      case '-g':
-        o.grep = take();
-        break;
+      case '-g': o.grep = flag.value(true); return true;
       case '--process':
-      case '-p':
-        o.process = whole(take(), '--process');
-        break;
-      case '--from':
-        o.from = ms(take(), '--from');
-        break;
-      case '--to':
-        o.to = ms(take(), '--to');
-        break;
+      case '-p': o.process = wholeNumber(flag.value(), '--process'); return true;
+      case '--from': o.from = ms(flag.value(), '--from'); return true;
+      case '--to': o.to = ms(flag.value(), '--to'); return true;
       case '--limit':
-      case '-n':
-        o.limit = whole(take(), '--limit');
-        break;
+      case '-n': o.limit = wholeNumber(flag.value(), '--limit'); return true;
       case '--event':
-      case '-e':
-        o.event = whole(take(), '--event');
-        break;
-      case '--json':
-        o.json = true;
-        break;
-      case '--all':
-        o.all = true;
-        break;
-      case '--no-pager':
-        o.pager = false;
-        break;
-      default:
-        if (a.startsWith('-')) throw new UsageError(`unknown option for show: ${a}`);
-        if (location !== null) throw new UsageError(`show takes one recording folder, not "${location}" and "${a}"`);
-        location = a;
+      case '-e': o.event = wholeNumber(flag.value(), '--event'); return true;
+      case '--json': o.json = true; return true;
+      case '--all': o.all = true; return true;
+      case '--no-pager': o.pager = false; return true;
+      default: return false;
     }
-  }
-  if (location !== null) o.location = location;
+  });
   if (o.from !== null && o.to !== null && o.to < o.from) throw new UsageError(`--to ${o.to} is before --from ${o.from}`);
   return o;
 }

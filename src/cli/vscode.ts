@@ -12,6 +12,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { packageRoot } from '../runtime/paths.js';
 import { prepareReplay } from './replay.js';
+import { readArgs } from './args.js';
 import { UsageError } from './recording.js';
 
 export interface VsCodeOptions {
@@ -19,13 +20,7 @@ export interface VsCodeOptions {
 }
 
 function parseArgs(args: string[]): VsCodeOptions {
-  let location: string | undefined;
-  for (const a of args) {
-    if (a.startsWith('-')) throw new UsageError(`unknown option for vscode: ${a} (usage: retrace vscode [DIR])`);
-    if (location !== undefined) throw new UsageError(`vscode takes one recording folder, not "${location}" and "${a}"`);
-    location = a;
-  }
-  return { location: location ?? 'recording' };
+  return { location: readArgs('vscode', args, () => false) };
 }
 
 /** A path as launch.json should hold it: under the workspace folder through ${workspaceFolder}. */

@@ -6,6 +6,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { TraceFile } from '../core/trace/reader.js';
 import { ENV, preloadPath } from '../runtime/paths.js';
+import { readArgs, wholeNumber } from './args.js';
 import { listTraces, rootProcess, UsageError } from './recording.js';
 import type { Located, WhyAnswer, WhyRequest } from '../provenance/inprocess.js';
 import { describeOrigins } from '../provenance/origins.js';
@@ -28,54 +29,32 @@ interface WhyOptions {
 }
 
 function parseArgs(args: string[]): WhyOptions {
-  const opts: Partial<WhyOptions> = { location: 'recording', hit: 'last', json: false, html: null, maxNodes: DEFAULT_MAX_NODES, scope: 'auto' };
-  const value = (i: number, flag: string) => {
-    const v = args[i + 1];
-    if (v === undefined || (v.startsWith('--') && flag !== '--expr')) throw new UsageError(`${flag} needs a value`);
-    return v;
-  };
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i]!;
-    const eq = a.indexOf('=');
-    const flag = a.startsWith('--') && eq > 0 ? a.slice(0, eq) : a;
-    const inline = a.startsWith('--') && eq > 0 ? a.slice(eq + 1) : undefined;
-    const take = () => inline ?? value(i++, flag);
-    switch (flag) {
-      case '--at': opts.at = take(); break;
-      case '--expr': opts.expr = take(); break;
+  const opts: Partial<WhyOptions> = { hit: 'last', json: false, html: null, maxNodes: DEFAULT_MAX_NODES, scope: 'auto' };
+  opts.location = readArgs('why', args, (flag) => {
+    switch (flag.name) {
+      case '--at': opts.at = flag.value(); return true;
+      case '--expr': opts.expr = flag.value(true); return true;
       case '--hit': {
-        const v = take();
+        const v = flag.value();
         if (v === 'last') opts.hit = 'last';
         else if (/^[1-9]\d*$/.test(v)) opts.hit = Number(v);
         else throw new UsageError(`--hit takes a positive whole number or "last", not "${v}"`);
-        break;
-      }
-      case '--json': opts.json = true; break;
-      case '--html': opts.html = take(); break;
-      case '--max-nodes': {
-        const v = take();
-        if (!/^[1-9]\d*$/.test(v)) throw new UsageError(`--max-nodes takes a positive whole number, not "${v}"`);
-        opts.maxNodes = Number(v);
-        break;
+        return true;
       }
       case '--scope': {
-        const v = take();
+        const v = flag.value();
         if (v !== 'auto' && v !== 'narrow' && v !== 'all') throw new UsageError(`--scope takes auto, narrow or all, not "${v}"`);
         opts.scope = v;
-        break;
+        return true;
       }
+      case '--json': opts.json = true; return true;
+      case '--html': opts.html = flag.value(); return true;
+      case '--max-nodes': opts.maxNodes = wholeNumber(flag.value(), '--max-nodes', 1); return true;
       case '--process':
-      case '-p': {
-        const v = take();
-        if (!/^\d+$/.test(v)) throw new UsageError(`--process takes a whole number, not "${v}"`);
-        opts.process = Number(v);
-        break;
-      }
-      default:
-        if (a.startsWith('-')) throw new UsageError(`unknown option for why: ${a}`);
-        opts.location = a;
+      case '-p': opts.process = wholeNumber(flag.value(), '--process'); return true;
+      default: return false;
     }
-  }
+  });
   if (!opts.at) throw new UsageError('why needs --at FILE:LINE[:COL]');
   if (opts.expr === undefined || opts.expr.trim() === '') throw new UsageError('why needs --expr EXPR');
   return opts as WhyOptions;
