@@ -56,7 +56,7 @@ export class Arena {
   summaryDropped = false;
 
   /**
-   * Scoped provenance: false while code outside the traced connection runs. Operations then make no
+   * Scoped provenance: false while code outside the traced request runs. Operations then make no
    * nodes; their results carry OUTSIDE, so a value that crosses into the traced code from there is
    * seen to come from outside (and `why` widens the scope) instead of silently having no lineage.
    * Origins are still made: inputs are heard in whatever context delivers them.

@@ -142,7 +142,7 @@ export class ProvenanceRuntime {
   private readonly fnSites = new WeakMap<object, number>();
   /** Sites of generator function bodies, and generators made by instrumented calls whose body has not started. */
   private readonly generatorSites = new Set<number>();
-  private readonly unstarted: { generator: object; args: unknown[]; labels: number[] }[] = [];
+  private readonly unstarted: { args: unknown[]; labels: number[] }[] = [];
   private readonly pendingCallbacks = new Map<number, PendingCallback[]>();
   private readonly frames: Frame[] = [];
   private readonly parts: number[] = [];
@@ -900,7 +900,7 @@ export class ProvenanceRuntime {
     if (this.inScope) this.arena.tracking = f.tracking;
     if (!f.entered && isGenerator(v) && f.labels.some((l) => l)) {
       // an instrumented generator function was called: its body will want these arguments' labels
-      this.unstarted.push({ generator: v as object, args: f.args.slice(), labels: f.labels.slice() });
+      this.unstarted.push({ args: f.args.slice(), labels: f.labels.slice() });
       if (this.unstarted.length > 64) this.unstarted.shift();
     }
     if (f.entered) {
