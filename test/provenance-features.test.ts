@@ -1112,9 +1112,12 @@ console.log(JSON.stringify({ firstLeft, lastLeft, n: rows.length })); // @at
     const ask = async (expr: string) => {
       const run = await retraceAsync(dir, [...whyArgs(here, expr), ...cap], 120_000);
       assert.equal(run.status, 0, describeRun(run));
-      return JSON.parse(run.stdout) as WhyResult & { stats: { fields: number } };
+      return JSON.parse(run.stdout) as WhyResult & { stats: { fields: number; passes: { mode: string }[] } };
     };
     const [first, last] = await Promise.all([ask('firstLeft'), ask('lastLeft')]);
+    // a program that accepted no connections is traced whole in one replay, without a locating one
+    assert.deepEqual(first.stats.passes.map((p) => p.mode), ['trace']);
+    assert.deepEqual([first.scope?.traced, first.scope?.reason], ['process', 'no connections']);
     for (const answer of [first, last]) {
       assert.equal(answer.complete, false);
       assert.ok(answer.notes.some((n) => /labelled fields of live objects \(40000\)/.test(n)), answer.notes.join('\n'));

@@ -99,7 +99,7 @@ export async function run(args: string[]): Promise<number> {
   // the whole process when the lineage turns out to leave it.
   let hit = opts.hit;
   let located: Located | undefined;
-  if (opts.scope !== 'all') {
+  if (opts.scope !== 'all' && acceptsConnections(trace)) {
     const first = await replay({ ...base, hit, mode: 'locate', scope: null });
     passes.push({ mode: 'locate', ms: first.elapsed });
     if (first.answer.error) throw new UsageError(first.answer.error);
@@ -147,6 +147,21 @@ export async function run(args: string[]): Promise<number> {
   if (opts.json) process.stdout.write(`${JSON.stringify(result)}\n`);
   else process.stdout.write(formatText(result) + (opts.html ? `\nwrote ${opts.html}\n` : ''));
   return 0;
+}
+
+/**
+ * Whether the recorded process accepted a connection (the only thing `why` narrows to). Reading
+ * the trace costs far less than a replay; it stops at the first one, which a server has early.
+ */
+function acceptsConnections(trace: TraceFile): boolean {
+  try {
+    for (const ev of trace.events()) {
+      if (ev.kind === 'request' && (ev.channel.name === 'net.accepted' || ev.channel.name === 'tls.accepted')) return true;
+    }
+    return false;
+  } catch {
+    return true; // a damaged trace: let the locating replay find what it can
+  }
 }
 
 interface ReplayContext {
