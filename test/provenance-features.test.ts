@@ -655,6 +655,37 @@ const server = app.listen(0, '127.0.0.1', () => console.log('listening', server.
     assert.deepEqual([...events1!].filter((e) => events2!.has(e)), [], 'the two hits share no recorded input');
   });
 
+  const fastifyServer = `
+import Fastify from 'fastify';
+const app = Fastify();
+let served = 0;
+app.post('/order', async (request) => {
+  const { price, qty } = request.body;
+  const total = price * qty;
+  if (++served === 2) setImmediate(() => app.close());
+  return { total }; // @at
+});
+await app.listen({ port: 0, host: '127.0.0.1' });
+console.log('listening', app.server.address().port);
+`;
+
+  test('a Fastify handler: request.body, parsed by Fastify\'s own JSON parser, ends at the request body', async () => {
+    const dir = libraryWorkdir({ 'app.mjs': fastifyServer }, 'retrace-why-');
+    const server = await startServer(dir, 'app.mjs');
+    const first = await request(server.port, 'POST', '/order', { price: 10101, qty: 3 });
+    const second = await request(server.port, 'POST', '/order', { price: 20202, qty: 4 });
+    assert.deepEqual([first.body, second.body], ['{"total":30303}', '{"total":80808}']);
+    const rec = await server.done;
+    assert.equal(rec.status, 0, describeRun(rec));
+
+    const answer = await whyAsync(dir, at('app.mjs', fastifyServer), 'total', { hit: 2 });
+    assertShows(answer, 80808);
+    assertIncludes(answer, { kind: 'http.request', detail: /POST \/order request body, JSON \$\.price/, label: 'the request body at $.price' });
+    assertIncludes(answer, { kind: 'http.request', detail: /POST \/order request body, JSON \$\.qty/, label: 'the request body at $.qty' });
+    assertNoValueContaining(answer, '10101');
+    assert.equal(answer.scope?.traced, 'narrowed', JSON.stringify(answer.scope));
+  });
+
   // The first request fills a cache; the second reuses the cached rate. The memoized value's
   // lineage goes back to the first request's body, and only that part of it.
   const memoServer = `
