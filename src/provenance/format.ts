@@ -21,9 +21,10 @@ export function scopeLine(s: WhyScope): string {
   const p = s.place;
   const where = p == null ? "the program's own code outside connections" : p.request !== null ? `request #${p.request} (on connection #${p.connection})` : `connection #${p.connection}`;
   if (s.traced === 'narrowed') {
-    const plural = (n: number, what: string) => `${n} ${what}${n === 1 ? '' : 's'}`;
-    const others = p == null ? `the ${plural(s.connections ?? 0, 'connection')}` : p.request !== null ? `the other ${plural((s.requests ?? 1) - 1, 'request')}` : `the other ${plural((s.connections ?? 1) - 1, 'connection')}`;
-    return `traced: ${where}${p == null ? '' : " and the program's own code"}; ${others} ran without making lineage`;
+    const count = p == null ? s.connections ?? 0 : p.request !== null ? (s.requests ?? 1) - 1 : (s.connections ?? 1) - 1;
+    const what = p != null && p.request !== null ? 'request' : 'connection';
+    const others = count === 0 ? `no other ${what} ran` : `${p == null ? 'the' : 'the other'} ${count === 1 ? what : `${count} ${what}s`} ran without making lineage`;
+    return `traced: ${where}${p == null ? '' : " and the program's own code"}; ${others}`;
   }
   if (s.reason === 'widened') return `traced: the whole process (widened from ${where}: the value's lineage reaches values computed elsewhere)`;
   return `traced: the whole process${s.reason === 'no connections' ? ' (no connections to narrow to)' : ''}`;
