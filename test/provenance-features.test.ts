@@ -1204,6 +1204,7 @@ console.log(JSON.stringify({ first, second })); // @at
     const html = fs.readFileSync(path.join(dir, 'why.html'), 'utf8');
     assert.match(html, /<html/i, '--html writes an HTML page');
     assert.match(html, /BETA/, 'the page names the origin');
+    assert.match(html, /traced: the whole process/, 'the page says what was traced');
     // hits counts up to where the replay stopped, so it is only checked for the last hit.
     assert.equal(first.hit, 1);
     assert.deepEqual([last.hit, last.hits], [2, 2]);

@@ -1,7 +1,7 @@
 // `retrace why --html FILE`: a self-contained page that draws the lineage as a graph, left to right
 // from the value to its origins; clicking a node folds or unfolds what it came from and shows its
 // details.
-import type { WhyResult } from './format.js';
+import { scopeLine, type WhyResult } from './format.js';
 
 export function renderHtml(r: WhyResult): string {
   const data = JSON.stringify(r).replace(/</g, '\\u003c');
@@ -24,6 +24,7 @@ path.edge{fill:none;stroke:#aaa}
 .note{color:#a60}
 </style></head><body>
 <header><b>why</b> <code>${escapeHtml(r.expr)}</code> = <code>${escapeHtml(r.value)}</code> at <code>${escapeHtml(r.at)}</code> (hit ${r.hit} of ${r.hits})
+${r.scope ? `<div>${escapeHtml(scopeLine(r.scope))}</div>` : ''}
 ${r.notes.map((n) => `<div class="note">${escapeHtml(n)}</div>`).join('')}
 <div>Click a node to fold or unfold its inputs; its details appear on the right.</div></header>
 <div id="graph"></div><div id="details"><i>no node selected</i></div>
