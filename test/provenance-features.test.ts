@@ -947,6 +947,62 @@ console.log(JSON.stringify({ secondReading, doubledA, doubledB, lastTick, scaled
   });
 });
 
+describe('control flow (--control)', () => {
+  const literalText = (text: string): OriginMatcher => ({ kind: 'literal', detail: new RegExp(`literal "${text}"`), label: `the literal "${text}"` });
+  // Without --control a value's lineage is the data it was made of; with it, also the conditions
+  // that decided which code made it (an if, the code after an early return, ?:, ||, an await in a branch).
+  const program = `
+const tier = process.env.ALPHA;
+const base = Number(process.env.BETA);
+let discount = 0;
+if (tier === '7') discount = 10;
+function rateFor(t) {
+  if (!t) return 0;
+  return 3;
+}
+const rate = rateFor(tier);
+const size = Number(tier) > 5 ? 'big' : 'small';
+const label = process.env.MISSING || 'fallback';
+let plain = 0;
+if (tier === '7') {
+  const doubled = base * 2;
+  globalThis.kept = doubled;
+}
+plain = base * 2;
+async function later(t) {
+  await null;
+  if (t === '7') {
+    await null;
+    return 'seven';
+  }
+  return 'other';
+}
+const word = await later(tier);
+console.log(JSON.stringify({ discount, rate, size, label, plain, word })); // @at
+`;
+
+  test('conditions are in the lineage of what they decided with --control, and only then', async () => {
+    const { dir, printed } = recordProgram({ 'app.mjs': program }, { env: NUMBERS });
+    assert.deepEqual(printed, { discount: 10, rate: 3, size: 'big', label: 'fallback', plain: 10, word: 'seven' });
+    const here = at('app.mjs', program);
+    const [discount] = await expectWhys(dir, [
+      { at: here, expr: 'discount', value: 10, includes: [ALPHA, literalNumber(10)], control: true },
+      { at: here, expr: 'rate', value: 3, includes: [ALPHA, literalNumber(3)], control: true },
+      { at: here, expr: 'size', value: 'big', includes: [ALPHA], excludes: [BETA], control: true },
+      { at: here, expr: 'label', value: 'fallback', includes: [envVar('MISSING')], control: true },
+      // assigned after the if, not inside it: the condition did not decide it
+      { at: here, expr: 'plain', value: 10, includes: [BETA], excludes: [ALPHA], control: true },
+      { at: here, expr: 'word', value: 'seven', includes: [ALPHA], excludes: [BETA], control: true },
+      // the same questions without --control: data only
+      { at: here, expr: 'discount', value: 10, includes: [literalNumber(10)], excludes: [ALPHA] },
+      { at: here, expr: 'rate', value: 3, includes: [literalNumber(3)], excludes: [ALPHA] },
+      { at: here, expr: 'size', value: 'big', includes: [literalText('big')], excludes: [ALPHA] },
+      { at: here, expr: 'word', value: 'seven', includes: [literalText('seven')], excludes: [ALPHA] },
+    ]);
+    assert.ok([...nodes(discount!.lineage)].some((n) => (n as { control?: boolean }).control && n.op === 'if'), `the if is a node marked as a condition\n${renderTree(discount!)}`);
+  });
+});
+
 describe('modules', () => {
   const esmLib = `
 export const rate = Number(process.env.ALPHA);

@@ -122,6 +122,8 @@ export interface WhyOptions {
   recording?: string;
   timeout?: number;
   scope?: 'auto' | 'narrow' | 'all';
+  /** --control: conditions in the lineage. */
+  control?: boolean;
 }
 
 /** The arguments of `retrace why` for one question. */
@@ -129,6 +131,7 @@ export function whyArgs(at: string, expr: string, opts: WhyOptions = {}): string
   const args = ['why', opts.recording ?? 'recording', '--at', at, '--expr', expr, '--json'];
   if (opts.hit !== undefined) args.push('--hit', String(opts.hit));
   if (opts.scope !== undefined) args.push('--scope', opts.scope);
+  if (opts.control) args.push('--control');
   return args;
 }
 
@@ -350,6 +353,8 @@ export interface Question extends Expectation {
   at: string;
   expr: string;
   hit?: number | 'last';
+  /** Ask with --control. */
+  control?: boolean;
 }
 
 /**
@@ -359,7 +364,7 @@ export interface Question extends Expectation {
 export async function expectWhys(cwd: string, questions: Question[]): Promise<WhyResult[]> {
   const settled = await Promise.allSettled(
     questions.map(async (q) => {
-      const result = await whyAsync(cwd, q.at, q.expr, { hit: q.hit });
+      const result = await whyAsync(cwd, q.at, q.expr, { hit: q.hit, control: q.control });
       checkAnswer(result, q.at, q.expr, q);
       return result;
     }),

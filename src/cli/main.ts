@@ -15,7 +15,7 @@ const USAGE = `usage:
   retrace show [DIR] [--kind K,...] [--grep TEXT] [--process N] [--from MS] [--to MS] [--limit N] [--json] [--all] [--no-pager]
   retrace show [DIR] --event N [--json]
   retrace print [DIR] --at FILE:LINE[:COL] --expr EXPR [--hit N] [--json]
-  retrace why [DIR] --at FILE:LINE[:COL] --expr EXPR [--hit N|last] [--scope auto|narrow|all] [--json] [--html FILE]
+  retrace why [DIR] --at FILE:LINE[:COL] --expr EXPR [--hit N|last] [--scope auto|narrow|all] [--control] [--json] [--html FILE]
   retrace vscode [DIR]
 DIR defaults to ./recording.`;
 

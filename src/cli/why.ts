@@ -26,10 +26,11 @@ interface WhyOptions {
   process: number | undefined;
   /** auto: the hit's request (or connection), widened to the process when the lineage leaves it; narrow: never widened; all: the whole process. */
   scope: 'auto' | 'narrow' | 'all';
+  control: boolean;
 }
 
 function parseArgs(args: string[]): WhyOptions {
-  const opts: Partial<WhyOptions> = { hit: 'last', json: false, html: null, maxNodes: DEFAULT_MAX_NODES, scope: 'auto' };
+  const opts: Partial<WhyOptions> = { hit: 'last', json: false, html: null, maxNodes: DEFAULT_MAX_NODES, scope: 'auto', control: false };
   opts.location = readArgs('why', args, (flag) => {
     switch (flag.name) {
       case '--at': opts.at = flag.value(); return true;
@@ -48,6 +49,7 @@ function parseArgs(args: string[]): WhyOptions {
         return true;
       }
       case '--json': opts.json = true; return true;
+      case '--control': opts.control = true; return true;
       case '--html': opts.html = flag.value(); return true;
       case '--max-nodes': opts.maxNodes = wholeNumber(flag.value(), '--max-nodes', 1); return true;
       case '--process':
@@ -89,7 +91,7 @@ export async function run(args: string[]): Promise<number> {
     scriptArgs.push(mapped, ...header.argv.slice(2));
   }
 
-  const base = { file, line: loc.line, column: loc.column, expr: opts.expr, maxNodes: opts.maxNodes, root: replayRoot, debug: !!process.env.RETRACE_WHY_DEBUG };
+  const base = { file, line: loc.line, column: loc.column, expr: opts.expr, maxNodes: opts.maxNodes, root: replayRoot, debug: !!process.env.RETRACE_WHY_DEBUG, control: opts.control };
   const replay = (request: Omit<WhyRequest, 'out'>) => replayForAnswer(request, { ref, header, replayRoot, mapPath, scriptArgs });
   const passes: { mode: string; ms: number }[] = [];
 

@@ -9,6 +9,8 @@ export const F_IMPRECISE = 2;
 export const F_ORIGIN = 4;
 export const F_SUMMARY = 8;
 export const F_MATCHED = 16;
+/** --control: a condition that decided which code ran (an if, a ?:, a || that fell through). */
+export const F_CONTROL = 32;
 
 /** The one node that stands for every value computed where lineage was not being made (scoped provenance). */
 export const OUTSIDE = 1;

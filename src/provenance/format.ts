@@ -52,6 +52,7 @@ export function nodeLine(n: LineageNode): string {
   if (n.at) parts.push(`at ${n.at}`);
   if (n.via) parts.push(`(via ${n.via} assignment${n.via === 1 ? '' : 's'})`);
   if (n.imprecise) parts.push('[imprecise: not modelled, linked to all inputs]');
+  if (n.control) parts.push('[condition: decided which code ran]');
   if (n.summary) parts.push('[summarized]');
   return parts.join(' ');
 }

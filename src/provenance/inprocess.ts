@@ -37,6 +37,8 @@ export interface WhyRequest {
    * connection) and in code outside every connection; null: everywhere.
    */
   scope: { place: Place | null } | null;
+  /** --control: conditions become part of the lineage of what they decide. */
+  control?: boolean;
 }
 
 /** Where the hit is, found by a 'locate' replay. */
@@ -86,6 +88,7 @@ export function startProvenance(request: WhyRequest): ProvenanceSession {
     place: () => connections.current(),
   });
   (globalThis as any).__retraceProvenance = runtime;
+  runtime.controlFlow = !!request.control;
   const scope = request.scope;
   if (!locating && scope) {
     // Code outside every connection (setup, the program's own timers) is traced too, and so is the
@@ -122,6 +125,7 @@ export function startProvenance(request: WhyRequest): ProvenanceSession {
       sourceType,
       probe,
       probeOnly: locating,
+      control: request.control,
       mapPosition: mapPosition.map,
       site: (s) => runtime.site(fileId, s.line, s.column, s.op, s.generator),
       literal: (s, value) => runtime.literalLabel(fileId, s.line, s.column, value),

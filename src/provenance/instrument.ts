@@ -45,6 +45,8 @@ export interface InstrumentOptions {
    * the first, cheap replay of a scoped `why`, which only finds the hit and the connection it ran in.
    */
   probeOnly?: boolean;
+  /** --control: conditions (if, ?:, ||, &&, ??) become part of the lineage of what they decide. */
+  control?: boolean;
 }
 
 export interface InstrumentResult {
@@ -259,7 +261,7 @@ class Instrumenter {
   private resumeAfter(st: Node, code: string): string {
     let loop = st;
     while (loop.type === 'LabeledStatement') loop = loop.body;
-    return loop.type === 'ForOfStatement' && loop.await ? `${code}\n;${R}.resumed(0);` : code;
+    return loop.type === 'ForOfStatement' && loop.await ? `${code}\n;${R}.resumed(0, ${this.fn.frame ?? 'null'});` : code;
   }
 
   private probeCode(): string | null {
@@ -326,8 +328,18 @@ class Instrumenter {
           return `{${this.statements(st.body)}\n}`;
         });
       }
-      case 'IfStatement':
-        return `if (${this.expr(st.test)}) ${this.bodyWith('', st.consequent)}${st.alternate ? ` else ${this.bodyWith('', st.alternate)}` : ''}`;
+      case 'IfStatement': {
+        if (!this.opts.control) return `if (${this.expr(st.test)}) ${this.bodyWith('', st.consequent)}${st.alternate ? ` else ${this.bodyWith('', st.alternate)}` : ''}`;
+        // --control: the branches run under the test; when a branch can leave early (return,
+        // throw, break, continue), so does the rest of the function, which ran because it did not
+        const frame = this.fn.frame ?? 'null';
+        const s = this.site(st, 'if');
+        const test = `${R}.branch(${frame}, ${s}, ${this.expr(st.test)}, ${R}.L)`;
+        const code = `if (${test}) ${this.bodyWith('', st.consequent)}${st.alternate ? ` else ${this.bodyWith('', st.alternate)}` : ''}`;
+        if (leavesEarly(st.consequent) || (st.alternate && leavesEarly(st.alternate))) return code;
+        const saved = this.temp();
+        return `{${saved} = ${R}.ctlOf(${frame}); try { ${code} } finally { ${R}.restore(${frame}, ${saved}); }}`;
+      }
       case 'WhileStatement':
         return `while (${this.expr(st.test)}) ${this.bodyWith('', st.body)}`;
       case 'DoWhileStatement':
@@ -453,7 +465,7 @@ class Instrumenter {
       const right = st.type === 'ForOfStatement' && !st.await ? `${R}.iter(${s}, ${this.expr(st.right)}, ${R}.L)` : this.expr(st.right);
       const boundName = bound.type === 'Identifier' ? bound.name : null;
       // a for await body starts after an await: the async context is the loop's again (scoped provenance)
-      const elem = st.type === 'ForOfStatement' ? (st.await ? `${R}.resumed(${boundName ? `${R}.foreignLabel(${boundName})` : '0'})` : `${R}.iterLabel(${s})`) : `${R}.keyLabel(${s})`;
+      const elem = st.type === 'ForOfStatement' ? (st.await ? `${R}.resumed(${boundName ? `${R}.foreignLabel(${boundName})` : '0'}, ${this.fn.frame ?? 'null'})` : `${R}.iterLabel(${s})`) : `${R}.keyLabel(${s})`;
       let prefix = '';
       if (bound.type === 'Identifier') {
         const b = this.scope.lookup(bound.name);
@@ -698,10 +710,21 @@ class Instrumenter {
         const s = this.site(e, e.operator);
         return `${R}.binary(${s}, ${this.expr(e.left)}, ${R}.L, ${this.expr(e.right)}, ${R}.L)`;
       }
-      case 'LogicalExpression':
-        return `(${this.expr(e.left)} ${e.operator} ${this.expr(e.right)})`;
-      case 'ConditionalExpression':
-        return `(${this.expr(e.test)} ? ${this.expr(e.consequent)} : ${this.expr(e.alternate)})`;
+      case 'LogicalExpression': {
+        if (!this.opts.control) return `(${this.expr(e.left)} ${e.operator} ${this.expr(e.right)})`;
+        // --control: the right operand is the value only because the left one decided so
+        const s = this.site(e, e.operator);
+        const t = this.temp();
+        const tl = this.temp();
+        const test = e.operator === '||' ? 'false' : e.operator === '&&' ? 'true' : "'nullish'";
+        return `(${t} = ${this.expr(e.left)}, ${tl} = ${R}.L, ${t} ${e.operator} ${R}.chosen(${s}, ${this.expr(e.right)}, ${tl}, ${test}))`;
+      }
+      case 'ConditionalExpression': {
+        if (!this.opts.control) return `(${this.expr(e.test)} ? ${this.expr(e.consequent)} : ${this.expr(e.alternate)})`;
+        const s = this.site(e, '?:');
+        const tl = this.temp();
+        return `(${this.expr(e.test)} ? (${tl} = ${R}.L, ${R}.chosen(${s}, ${this.expr(e.consequent)}, ${tl}, true)) : (${tl} = ${R}.L, ${R}.chosen(${s}, ${this.expr(e.alternate)}, ${tl}, false)))`;
+      }
       case 'SequenceExpression':
         return `(${e.expressions.map((x: Node) => this.expr(x)).join(', ')})`;
       case 'AssignmentExpression':
@@ -717,7 +740,7 @@ class Instrumenter {
         const s = this.site(e, 'await');
         const t = this.temp();
         const tl = this.temp();
-        return `${R}.awaited(${s}, (${t} = ${this.expr(e.argument)}, ${tl} = ${R}.L, await ${t}), ${tl}, ${t})`;
+        return `${R}.awaited(${s}, (${t} = ${this.expr(e.argument)}, ${tl} = ${R}.L, await ${t}), ${tl}, ${t}, ${this.fn.frame ?? 'null'})`;
       }
       case 'YieldExpression':
         return `(${R}.L = 0, yield${e.delegate ? '*' : ''}${e.argument ? ` ${e.delegate ? this.expr(e.argument) : `${R}.out(${this.expr(e.argument)})`}` : ''})`;
@@ -984,6 +1007,23 @@ class Instrumenter {
   private arrowProbe: Node | null = null;
   private lastFnSite = 0;
   private probeColumn: number | undefined;
+}
+
+/** Whether a statement can leave the code around it early: a return, throw, break or continue not inside a nested function. */
+function leavesEarly(st: Node): boolean {
+  const LOOPS = new Set(['ForStatement', 'ForInStatement', 'ForOfStatement', 'WhileStatement', 'DoWhileStatement']);
+  const visit = (n: Node | null | undefined, inLoop: boolean, inSwitch: boolean): boolean => {
+    if (!n || typeof n.type !== 'string') return false;
+    if (n.type === 'ReturnStatement' || n.type === 'ThrowStatement') return true;
+    // an unlabelled break or continue of a loop or switch inside the branch stays inside it
+    if (n.type === 'BreakStatement') return !!n.label || !(inLoop || inSwitch);
+    if (n.type === 'ContinueStatement') return !!n.label || !inLoop;
+    if (isFunction(n) || n.type === 'ClassBody') return false;
+    const loop = inLoop || LOOPS.has(n.type);
+    const sw = inSwitch || n.type === 'SwitchStatement';
+    return children(n).some((c) => visit(c, loop, sw));
+  };
+  return visit(st, false, false);
 }
 
 function declares(st: Node, name: string): boolean {

@@ -1,7 +1,7 @@
 // The shadow state of instrumented code during a provenance replay: the label register, shadow
 // fields of objects, the shadow call stack, and the models of built-ins. Installed as
 // `globalThis.__retraceProvenance`; the instrumenter's rewrites call its methods.
-import { Arena, F_COPY, F_IMPRECISE, F_MATCHED, type Origin } from './arena.js';
+import { Arena, F_CONTROL, F_COPY, F_IMPRECISE, F_MATCHED, type Origin } from './arena.js';
 import { jsonLeafRanges } from './json-paths.js';
 
 /** A call in flight from instrumented code. */
@@ -27,6 +27,9 @@ interface Frame {
   returnMark: number;
   /** Scoped provenance: whether the caller was making lineage (restored when the call returns). */
   tracking: boolean;
+  /** --control: the conditions this function's code runs under, and the caller's (restored when the call returns). */
+  ctl: number;
+  callerCtl: number;
 }
 
 interface PendingCallback {
@@ -44,7 +47,7 @@ const STRING_METHODS = new Set([
 const NUMBER_FUNCTIONS = new Set(['Number', 'parseFloat', 'parseInt', 'String', 'BigInt', 'Boolean']);
 
 function newFrame(site: number, fn: unknown, recv: unknown, recvLabel: number, method: boolean): Frame {
-  return { site, fn, recv, recvLabel, method, args: [], labels: [], entered: false, ret: 0, deferred: 0, inputMark: 0, returns: null, before: null, acc: 0, returnMark: 0, tracking: true };
+  return { site, fn, recv, recvLabel, method, args: [], labels: [], entered: false, ret: 0, deferred: 0, inputMark: 0, returns: null, before: null, acc: 0, returnMark: 0, tracking: true, ctl: 0, callerCtl: 0 };
 }
 
 export interface Snapshot {
@@ -173,6 +176,15 @@ export class ProvenanceRuntime {
    * entry, the resumption after an await; a call's return restores its caller's answer.
    */
   inScope: (() => boolean) | null = null;
+  /**
+   * --control: values stored under a condition (an if's branch, the code after an if that returned,
+   * the chosen side of ?:, ||, &&, ??) also depend on it. `ctl` is the label of the conditions the
+   * running code is under; each function frame keeps its own (so it survives awaits), and a callee
+   * starts under its caller's.
+   */
+  controlFlow = false;
+  ctl = 0;
+  private readonly moduleFrame: Frame = newFrame(0, undefined, undefined, 0, false);
   // probe
   hits = 0;
   private snapshot: Snapshot | null = null;
@@ -235,8 +247,43 @@ export class ProvenanceRuntime {
 
   copy(site: number): number {
     const l = this.L;
+    if (this.ctl) return (this.L = this.underControl(site, this.arena.values[l], l));
     if (l === 0) return 0;
     return (this.L = this.arena.node1(site, F_COPY, this.arena.values[l], l));
+  }
+
+  /** A value stored under conditions (--control): its own lineage and the conditions'. */
+  private underControl(site: number, v: unknown, l: number, ctl = this.ctl): number {
+    const n = this.arena.node2(site, 0, v, l, ctl);
+    this.arena.opNames.set(n, 'stored under a condition');
+    return n;
+  }
+
+  // ---------- control (--control) ----------
+
+  /** An if's test: the code it guards runs under it (until `restore`, or to the function's end when a branch exits early). */
+  branch<T>(frame: Frame | null, site: number, v: T, l: number): T {
+    if (!this.controlFlow || !l) return v;
+    const f = frame ?? this.moduleFrame;
+    const n = this.arena.node2(site, F_CONTROL, !!v, l, f.ctl);
+    f.ctl = this.ctl = n;
+    return v;
+  }
+
+  ctlOf(frame: Frame | null): number {
+    return (frame ?? this.moduleFrame).ctl;
+  }
+
+  restore(frame: Frame | null, saved: number): void {
+    (frame ?? this.moduleFrame).ctl = this.ctl = saved;
+  }
+
+  /** The operand ?:, ||, &&, ?? chose: it depends on the test that chose it (shown as what the test was: true, false, nullish). */
+  chosen<T>(site: number, v: T, testLabel: number, test: boolean | 'nullish'): T {
+    if (!testLabel) return v;
+    const decided = this.arena.node1(site, F_CONTROL, test, testLabel);
+    this.L = this.arena.node2(site, 0, v, this.L, decided);
+    return v;
   }
 
   binary(site: number, a: any, la: number, b: any, lb: number): unknown {
@@ -466,7 +513,7 @@ export class ProvenanceRuntime {
       const i = this.frames.lastIndexOf(f);
       if (i >= 0) this.frames.length = i;
     }
-    const c = l ? this.arena.node1(site, F_COPY, v, l) : 0;
+    const c = this.ctl ? this.underControl(site, v, l) : l ? this.arena.node1(site, F_COPY, v, l) : 0;
     this.setProp(o, k, c);
     this.L = c;
     return v;
@@ -692,6 +739,7 @@ export class ProvenanceRuntime {
   callSite<T>(site: number, fn: T): T {
     const f = newFrame(site, fn, undefined, 0, false);
     f.tracking = this.arena.tracking;
+    f.callerCtl = this.ctl;
     f.inputMark = this.inputSeq;
     f.returnMark = this.returnSeq;
     this.frames.push(f);
@@ -702,6 +750,7 @@ export class ProvenanceRuntime {
     if (recv === SHORT) return undefined;
     const f = newFrame(site, undefined, recv, recvLabel, true);
     f.tracking = this.arena.tracking;
+    f.callerCtl = this.ctl;
     f.inputMark = this.inputSeq;
     f.returnMark = this.returnSeq;
     const name = this.siteOp[site]!.slice(6);
@@ -726,6 +775,12 @@ export class ProvenanceRuntime {
 
   /** An instrumented function starts: its frame from the caller, or one built from what called it. */
   enter(site: number, n: number, ...params: unknown[]): Frame {
+    const f = this.enterFrame(site, n, params);
+    if (this.controlFlow) f.ctl = this.ctl; // a callee runs under its caller's conditions
+    return f;
+  }
+
+  private enterFrame(site: number, n: number, params: unknown[]): Frame {
     if (this.inScope) this.arena.tracking = this.inScope();
     if (this.unstarted.length && this.generatorSites.has(site)) {
       // a generator's body starts on its first next(), long after the call that gave its arguments
@@ -867,6 +922,7 @@ export class ProvenanceRuntime {
   }
 
   ret<T>(frame: Frame, v: T): T {
+    if (frame.ctl) this.L = this.underControl(Math.abs(frame.site), v, this.L, frame.ctl);
     frame.ret = this.L;
     this.returnSeq++;
     this.lastReturnValue = v;
@@ -898,6 +954,7 @@ export class ProvenanceRuntime {
       return v;
     }
     if (this.inScope) this.arena.tracking = f.tracking;
+    if (this.controlFlow) this.ctl = f.callerCtl;
     if (!f.entered && isGenerator(v) && f.labels.some((l) => l)) {
       // an instrumented generator function was called: its body will want these arguments' labels
       this.unstarted.push({ args: f.args.slice(), labels: f.labels.slice() });
@@ -1442,8 +1499,9 @@ export class ProvenanceRuntime {
 
   // ---------- await, throw ----------
 
-  awaited(site: number, v: unknown, l: number, p: unknown): unknown {
+  awaited(site: number, v: unknown, l: number, p: unknown, frame?: Frame | null): unknown {
     if (this.inScope) this.arena.tracking = this.inScope();
+    if (this.controlFlow) this.ctl = (frame ?? this.moduleFrame).ctl;
     let label = p instanceof Promise ? this.promiseLabels.get(p) ?? l : l;
     if (Array.isArray(v) && p instanceof Promise) {
       const els = this.promiseElements.get(p);
@@ -1468,8 +1526,9 @@ export class ProvenanceRuntime {
   }
 
   /** A `for await` loop resumed (its body, or the code after it): the async context may have changed. */
-  resumed<T>(v: T): T {
+  resumed<T>(v: T, frame?: Frame | null): T {
     if (this.inScope) this.arena.tracking = this.inScope();
+    if (this.controlFlow) this.ctl = (frame ?? this.moduleFrame).ctl;
     return v;
   }
 

@@ -1,6 +1,6 @@
 // From the lineage graph to the tree `retrace why` prints: copy chains folded, shared subtrees
 // expanded within a budget, cycles (possible between summaries) cut.
-import { F_COPY, F_IMPRECISE, F_MATCHED, F_SUMMARY, showValue, type Origin } from './arena.js';
+import { F_CONTROL, F_COPY, F_IMPRECISE, F_MATCHED, F_SUMMARY, showValue, type Origin } from './arena.js';
 import type { ProvenanceRuntime } from './runtime.js';
 
 export interface LineageNode {
@@ -10,6 +10,8 @@ export interface LineageNode {
   via?: number;
   imprecise?: true;
   summary?: true;
+  /** --control: a condition that decided which code ran. */
+  control?: true;
   origin?: Origin & { detail?: string };
   inputs: LineageNode[];
 }
@@ -50,6 +52,7 @@ export function buildTree(rt: ProvenanceRuntime, label: number, value: unknown, 
     if (loc && !(origin && origin.kind !== 'literal')) node.at = loc;
     if (via) node.via = via;
     if (flags & (F_IMPRECISE | F_MATCHED)) node.imprecise = true;
+    if (flags & F_CONTROL) node.control = true;
     if (flags & F_SUMMARY) {
       node.summary = true;
       notes.add('summary');
