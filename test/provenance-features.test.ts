@@ -8,6 +8,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
+import * as net from 'node:net';
 import * as path from 'node:path';
 import { describeRun, repoRoot, workdir, writeFiles } from './helpers.js';
 import { libraryWorkdir, request, startServer } from './network-helpers.js';
@@ -684,6 +685,42 @@ console.log('listening', app.server.address().port);
     assertIncludes(answer, { kind: 'http.request', detail: /POST \/order request body, JSON \$\.qty/, label: 'the request body at $.qty' });
     assertNoValueContaining(answer, '10101');
     assert.equal(answer.scope?.traced, 'narrowed', JSON.stringify(answer.scope));
+  });
+
+  const utf8Server = `
+import http from 'node:http';
+const server = http.createServer(async (req, res) => {
+  let body = '';
+  for await (const chunk of req) body += chunk;
+  const order = JSON.parse(body);
+  const price = order.price;
+  res.end(String(price * 2)); // @at
+  server.close();
+});
+server.listen(0, '127.0.0.1', () => console.log('listening', server.address().port));
+`;
+
+  test('a member after non-ASCII text in a request body: its origin is the byte range of its own bytes', async () => {
+    const dir = workdir('retrace-why-');
+    writeFiles(dir, { 'app.mjs': utf8Server });
+    const server = await startServer(dir, 'app.mjs');
+    // 2-, 3- and 4-byte characters (one of them a surrogate pair) before the member asked about
+    const body = Buffer.from('{"name":"Zoë ☕ 𝄞","price":7}');
+    const head = Buffer.from(`POST /o HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n`);
+    const reply = await new Promise<string>((resolve, reject) => {
+      let text = '';
+      const socket = net.connect(server.port, '127.0.0.1', () => socket.end(Buffer.concat([head, body])));
+      socket.setEncoding('utf8').on('data', (d: string) => (text += d)).on('end', () => resolve(text)).on('error', reject);
+    });
+    assert.match(reply, /\r\n\r\n14$/);
+    const rec = await server.done;
+    assert.equal(rec.status, 0, describeRun(rec));
+
+    const answer = await whyAsync(dir, at('app.mjs', utf8Server), 'price');
+    const leaf = [...nodes(answer.lineage)].find((n) => n.origin?.kind === 'http.request' && /\$\.price/.test(n.origin.detail));
+    assert.ok(leaf, `the request body at $.price\n${renderTree(answer)}`);
+    const at7 = head.length + body.indexOf('7');
+    assert.deepEqual((leaf!.origin as { range?: number[] }).range, [at7, at7 + 1], 'the range counts bytes, not characters');
   });
 
   // The first request fills a cache; the second reuses the cached rate. The memoized value's

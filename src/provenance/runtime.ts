@@ -2,6 +2,7 @@
 // fields of objects, the shadow call stack, and the models of built-ins. Installed as
 // `globalThis.__retraceProvenance`; the instrumenter's rewrites call its methods.
 import { Arena, F_CONTROL, F_COPY, F_IMPRECISE, F_MATCHED, type Origin } from './arena.js';
+import { isAscii } from 'node:buffer';
 import { jsonLeafRanges } from './json-paths.js';
 
 /** A call in flight from instrumented code. */
@@ -137,7 +138,7 @@ export class ProvenanceRuntime {
   // shadows
   private readonly props = new WeakMap<object, Map<PropertyKey, number>>();
   private readonly bases = new WeakMap<object, number>();
-  private readonly jsonBases = new WeakMap<object, { label: number; path: string; origin: Origin | null; ranges: Map<string, [number, number]> | null }>();
+  private readonly jsonBases = new WeakMap<object, JsonBase>();
   private readonly sqlRows = new WeakMap<object, { origin: Origin; row: number; query: number }>();
   private readonly promiseLabels = new WeakMap<object, number>();
   private readonly promiseElements = new WeakMap<object, number[]>();
@@ -1574,6 +1575,7 @@ export class ProvenanceRuntime {
         const bytes = value[2] as Buffer;
         const label = this.arena.origin(this.internal('input'), bytes, { kind: 'socket', event, channel: rc, reqId, range: [0, bytes.length] });
         this.inputObjects.set(bytes, label);
+        this.rememberBytes(label, bytes);
         this.chunks.push({ event, reqId: reqId ?? -1, channel: rc, bytes, label });
         this.chunkBytes += bytes.length;
         while (this.chunks.length > 4096 || this.chunkBytes > 16 * 1024 * 1024) this.chunkBytes -= this.chunks.shift()!.bytes.length;
@@ -1709,6 +1711,26 @@ export class ProvenanceRuntime {
 
   /** Finds a string among the recent recorded bytes: the input it was decoded from. */
   private readonly matchCache = new Map<string, number>();
+  /**
+   * Inputs of non-ASCII text, for the byte ranges of their parts (character offset → byte offset).
+   * The most recent 16 MB of such inputs are kept; an older one gets character offsets, as ASCII would.
+   */
+  private readonly byteConverters = new Map<number, { offsets: (charOffset: number) => number; size: number }>();
+  private byteConverterSize = 0;
+
+  private rememberBytes(label: number, text: string | Buffer): void {
+    if (typeof text === 'string' ? !/[^\x00-\x7f]/.test(text) : isAscii(text)) return;
+    let offsets: ((i: number) => number) | null = null;
+    const size = text.length;
+    // decoded on first use: most inputs are never sliced
+    this.byteConverters.set(label, { size, offsets: (i) => (offsets ??= byteOffsets(typeof text === 'string' ? text : text.toString('utf8')))(i) });
+    this.byteConverterSize += size;
+    while (this.byteConverterSize > 16 * 1024 * 1024 && this.byteConverters.size > 1) {
+      const [oldest, entry] = this.byteConverters.entries().next().value!;
+      this.byteConverters.delete(oldest);
+      this.byteConverterSize -= entry.size;
+    }
+  }
   matchContent(s: string | Buffer): number {
     if (this.chunks.length === 0) return 0;
     const cached = typeof s === 'string' ? this.matchCache.get(s) : undefined;
@@ -1722,6 +1744,7 @@ export class ProvenanceRuntime {
         const base = this.arena.origins.get(c.label)!;
         const len = typeof s === 'string' ? Buffer.byteLength(s) : s.length;
         result = this.arena.origin(this.internal('input'), s, { ...base, range: [at, at + len] }, s.length > 4096 ? F_MATCHED | F_IMPRECISE : F_MATCHED);
+        this.rememberBytes(result, s);
         break;
       }
     }
@@ -1768,10 +1791,11 @@ export class ProvenanceRuntime {
         return ranges;
       },
     };
-    this.jsonBases.set(result, { label, path: '$', origin, get ranges() { return lazy.ranges; } });
+    const bytes = typeof text === 'string' ? byteOffsets(text) : (i: number) => i;
+    this.jsonBases.set(result, { label, path: '$', origin, bytes, get ranges() { return lazy.ranges; } });
   }
 
-  private jsonChild(o: object, base: { label: number; path: string; origin: Origin | null; ranges: Map<string, [number, number]> | null }, key: string, v: unknown): number {
+  private jsonChild(o: object, base: JsonBase, key: string, v: unknown): number {
     const path = Array.isArray(o) ? `${base.path}[${key}]` : /^[A-Za-z_$][\w$]*$/.test(key) ? `${base.path}.${key}` : `${base.path}[${JSON.stringify(key)}]`;
     let l: number;
     if (v && typeof v === 'object') {
@@ -1779,10 +1803,11 @@ export class ProvenanceRuntime {
       l = base.origin
         ? this.arena.origin(this.internal('input'), v, { ...base.origin, jsonPath: path })
         : this.arena.node1(this.internal(`JSON.parse ${path}`), 0, v, r ? this.rangeLabel(this.internal(`JSON ${path}`), base.label, r[0], r[1], v) : base.label);
-      this.jsonBases.set(v, { label: base.label, origin: base.origin, path, get ranges() { return base.ranges; } });
+      this.jsonBases.set(v, { label: base.label, origin: base.origin, path, bytes: base.bytes, get ranges() { return base.ranges; } });
     } else if (base.origin) {
       const r = base.ranges?.get(path);
-      const range: [number, number] | undefined = r && base.origin.range ? [base.origin.range[0] + r[0], base.origin.range[0] + r[1]] : base.origin.range;
+      // the member's characters, as bytes of the input (UTF-8: not one byte per character)
+      const range: [number, number] | undefined = r && base.origin.range ? [base.origin.range[0] + base.bytes(r[0]), base.origin.range[0] + base.bytes(r[1])] : base.origin.range;
       l = this.arena.origin(this.internal('input'), v, { ...base.origin, jsonPath: path, range });
     } else {
       const r = base.ranges?.get(path);
@@ -1829,7 +1854,11 @@ export class ProvenanceRuntime {
     const origin = this.arena.origins.get(label);
     if (origin && origin.kind !== 'literal') {
       const base = origin.range ? origin.range[0] : 0;
-      return this.arena.origin(this.internal('input'), v, { ...origin, range: [base + start, base + end] });
+      // characters of text decoded from bytes: their bytes, where the text is not ASCII
+      const bytes = this.byteConverters.get(label)?.offsets;
+      const part = this.arena.origin(this.internal('input'), v, { ...origin, range: bytes ? [base + bytes(start), base + bytes(end)] : [base + start, base + end] });
+      if (bytes && typeof v === 'string') this.rememberBytes(part, v);
+      return part;
     }
     return this.arena.node1(site, 0, v, label);
   }
@@ -1891,6 +1920,36 @@ export class ProvenanceRuntime {
   get lastSnapshot(): Snapshot | null {
     return this.snapshot;
   }
+}
+
+/** What a JSON.parse result came from: its text's label and origin, and where each member is in the text. */
+interface JsonBase {
+  label: number;
+  path: string;
+  origin: Origin | null;
+  ranges: Map<string, [number, number]> | null;
+  /** The UTF-8 byte offset of a character offset of the text. */
+  bytes: (charOffset: number) => number;
+}
+
+/** Character offset → UTF-8 byte offset in `text` (a table made on first use, only for non-ASCII text). */
+function byteOffsets(text: string): (charOffset: number) => number {
+  if (!/[^\x00-\x7f]/.test(text)) return (i) => i;
+  let table: Uint32Array | null = null;
+  return (i) => {
+    if (!table) {
+      table = new Uint32Array(text.length + 1);
+      let b = 0;
+      for (let k = 0; k < text.length; k++) {
+        table[k] = b;
+        const c = text.charCodeAt(k);
+        // a surrogate pair is 4 bytes: counted on its first half
+        b += c < 0x80 ? 1 : c < 0x800 ? 2 : c >= 0xd800 && c < 0xdc00 ? 4 : c >= 0xdc00 && c < 0xe000 ? 0 : 3;
+      }
+      table[text.length] = b;
+    }
+    return table[Math.min(i, text.length)]!;
+  };
 }
 
 function isGenerator(v: unknown): boolean {
