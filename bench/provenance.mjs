@@ -282,7 +282,7 @@ const workloads = [
     expr: 'total',
     hit: String(config.hit),
     speed: true,
-    // Connection scoping: the default traces only the connection that holds the hit; --scope all
+    // Scoping: the default traces only the request (or connection) that holds the hit; --scope all
     // traces every request, as `why` did before scoping.
     variants: [{ key: 'scope-all', args: ['--scope', 'all'], label: '`--scope all`' }],
   },
@@ -601,7 +601,7 @@ function section(results, started) {
     const traced = (k) => k.passes?.filter((p) => p.mode.startsWith('trace')).reduce((n, p) => n + p.ms, 0) ?? null;
     L.push(
       '',
-      `Connection scoping on the HTTP workload: the default made ${fmt(scoped.nodes)} lineage nodes against ${fmt(all.nodes)} with \`--scope all\` ` +
+      `Narrowing to the hit's request on the HTTP workload: the default made ${fmt(scoped.nodes)} lineage nodes against ${fmt(all.nodes)} with \`--scope all\` ` +
         `(replayed process ${mib(scoped.replayedKiB)} against ${mib(all.replayedKiB)} MiB); its traced pass took ${fmt(traced(scoped))} ms against ${fmt(traced(all))} ms, ` +
         `and the whole command ${fmt(scoped.ms)} against ${fmt(all.ms)} ms (${fmt(scoped.ratio, 2)}× and ${fmt(all.ratio, 2)}× the plain replay).`,
     );
