@@ -18,9 +18,8 @@ import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fmt, median, met, root, runProcess } from './common.mjs';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const node = process.execPath;
 const retrace = path.join(root, 'bin', 'retrace.js');
 const here = (file) => path.join('bench', 'provenance', file);
@@ -153,19 +152,6 @@ function runRetrace(args, env = {}) {
         treeKiB: timed ? Number(timed[1]) : null,
       });
     });
-  });
-}
-
-/** Runs a helper process (a recorder, the demo, a client) to completion, output collected. */
-function runProcess(command, args, { env = {} } = {}) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('error', reject);
-    child.on('exit', (code, signal) => resolve({ code, signal, stdout, stderr }));
   });
 }
 
@@ -374,15 +360,7 @@ async function benchWorkload(w) {
 
 // ---- the report ----
 
-const median = (xs) => {
-  const s = xs.filter((x) => typeof x === 'number' && Number.isFinite(x)).sort((a, b) => a - b);
-  if (s.length === 0) return null;
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
-const fmt = (x, digits = 0) => (x === null || x === undefined || Number.isNaN(x) ? 'n/a' : x.toFixed(digits));
 const mib = (kib) => (kib === null || kib === undefined ? 'n/a' : (kib / 1024).toFixed(0));
-const met = (ok) => (ok === null ? 'not measured' : ok ? '**met**' : '**not met**');
 
 /** Figures of one kind of run (`why`, `why --scope all`) against the plain replays of the same rounds. */
 function versus(result, key) {

@@ -12,10 +12,9 @@ import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
+import { fmt, median, met, root, runProcess } from './common.mjs';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const require = createRequire(import.meta.url);
 const node = process.execPath;
 const retrace = path.join(root, 'bin', 'retrace.js');
@@ -72,22 +71,8 @@ function startServer(command, args, env = {}) {
   return { child, ready, exited, lines, stderr: () => stderr };
 }
 
-/** Runs a command to completion; resolves with its output and wall time in ms. */
-function run(command, args, { env = {}, input } = {}) {
-  return new Promise((resolve, reject) => {
-    const start = process.hrtime.bigint();
-    const child = spawn(command, args, { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('error', reject);
-    child.on('exit', (code, signal) => resolve({ code, signal, stdout, stderr, ms: Number(process.hrtime.bigint() - start) / 1e6 }));
-  });
-}
-
 async function load(url, seconds) {
-  const r = await run(node, [autocannon, '--json', '-c', String(config.connections), '-d', String(seconds), url]);
+  const r = await runProcess(node, [autocannon, '--json', '-c', String(config.connections), '-d', String(seconds), url]);
   if (r.code !== 0) throw new Error(`autocannon failed: ${r.stderr}`);
   const j = JSON.parse(r.stdout.slice(r.stdout.indexOf('{')));
   return {
@@ -168,12 +153,6 @@ function traceFileOf(dir) {
 
 // ---- workloads ----
 
-const median = (xs) => {
-  const s = xs.filter((x) => typeof x === 'number' && Number.isFinite(x)).sort((a, b) => a - b);
-  if (s.length === 0) return null;
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
 
 async function pgAvailable() {
   const pg = require('pg');
@@ -222,8 +201,8 @@ async function replayRound(dir) {
   const file = traceFileOf(dir);
   const contents = traceContents(file);
   const sizes = chunkSizes(file);
-  const offline = await run('unshare', ['-n', 'true']).then((r) => r.code === 0, () => false);
-  const r = offline ? await run('unshare', ['-n', node, retrace, 'replay', dir]) : await run(node, [retrace, 'replay', dir]);
+  const offline = await runProcess('unshare', ['-n', 'true']).then((r) => r.code === 0, () => false);
+  const r = offline ? await runProcess('unshare', ['-n', node, retrace, 'replay', dir]) : await runProcess(node, [retrace, 'replay', dir]);
   return { ...contents, ...sizes, replayMs: r.ms, replayOk: r.code === 0, replayExit: r.code, replayOffline: offline, replayError: r.code === 0 ? null : r.stderr.trim().split('\n').slice(-3).join(' / ') };
 }
 
@@ -284,9 +263,9 @@ async function benchMicro() {
     const dir = path.join(work, `micro-${round}`);
     const order = round % 2 === 0 ? ['plain', 'recorded'] : ['recorded', 'plain'];
     for (const which of order) {
-      if (which === 'plain') plain.push(parse(await run(node, [script], { env }), which));
+      if (which === 'plain') plain.push(parse(await runProcess(node, [script], { env }), which));
       else {
-        recorded.push(parse(await run(node, [retrace, 'record', '--force', '--out', dir, '--', node, script], { env }), which));
+        recorded.push(parse(await runProcess(node, [retrace, 'record', '--force', '--out', dir, '--', node, script], { env }), which));
         traces.push(chunkSizes(traceFileOf(dir)));
         fs.rmSync(dir, { recursive: true, force: true });
       }
@@ -318,9 +297,7 @@ function machine() {
   };
 }
 
-const fmt = (x, digits = 0) => (x === null || x === undefined || Number.isNaN(x) ? 'n/a' : x.toFixed(digits));
 const ratio = (a, b) => (a === null || b === null || b === 0 ? null : a / b);
-const met = (ok) => (ok === null ? 'not measured' : ok ? '**met**' : '**not met**');
 
 /**
  * A throughput target judged on the per-round ratios: met when the lower quartile reaches it, not
