@@ -68,9 +68,9 @@ export function parseJsonWithComments(text: string): { value: unknown; hadCommen
   for (let i = 0; i < text.length; i++) {
     const c = text[i]!;
     if (c === '"') {
-      const start = i;
-      for (i++; i < text.length && text[i] !== '"'; i++) if (text[i] === '\\') i++;
-      out += text.slice(start, i + 1);
+      const end = stringEnd(text, i);
+      out += text.slice(i, end + 1);
+      i = end;
     } else if (c === '/' && text[i + 1] === '/') {
       hadComments = true;
       while (i < text.length && text[i] !== '\n') i++;
@@ -87,15 +87,22 @@ export function parseJsonWithComments(text: string): { value: unknown; hadCommen
   return { value: JSON.parse(withoutTrailingCommas(out)) as unknown, hadComments };
 }
 
+/** The index of the quote that closes the JSON string opening at `start` (escapes skipped), or the text's end. */
+function stringEnd(text: string, start: number): number {
+  let i = start + 1;
+  for (; i < text.length && text[i] !== '"'; i++) if (text[i] === '\\') i++;
+  return i;
+}
+
 /** A comma before a closing bracket is allowed in launch.json, not in JSON; strings are left alone. */
 function withoutTrailingCommas(text: string): string {
   let out = '';
   for (let i = 0; i < text.length; i++) {
     const c = text[i]!;
     if (c === '"') {
-      const start = i;
-      for (i++; i < text.length && text[i] !== '"'; i++) if (text[i] === '\\') i++;
-      out += text.slice(start, i + 1);
+      const end = stringEnd(text, i);
+      out += text.slice(i, end + 1);
+      i = end;
     } else if (c === ',' && /^\s*[\]}]/.test(text.slice(i + 1))) {
       continue;
     } else {

@@ -471,7 +471,7 @@ export class ProvenanceRuntime {
   get(site: number, o: any, lo: number, k: any): unknown {
     const seq = this.returnSeq;
     const v = o[k];
-    if (seq !== this.returnSeq && (this.lastReturnValue === v || (Number.isNaN(v) && Number.isNaN(this.lastReturnValue)))) {
+    if (seq !== this.returnSeq && sameValue(this.lastReturnValue, v)) {
       // a getter or a Proxy trap we instrumented produced the value
       this.L = this.lastReturnLabel ? this.arena.node1(site, 0, v, this.lastReturnLabel) : 0;
       return v;
@@ -839,13 +839,7 @@ export class ProvenanceRuntime {
   private startGenerator(params: unknown[]): { labels: number[] } | null {
     for (let i = this.unstarted.length - 1; i >= 0; i--) {
       const call = this.unstarted[i]!;
-      let same = params.length > 0;
-      for (let j = 0; j < params.length && same; j++) {
-        const p = params[j];
-        const a = call.args[j];
-        if (p !== undefined && a !== p && !(Number.isNaN(a) && Number.isNaN(p))) same = false;
-      }
-      if (same) {
+      if (params.length > 0 && givenArgumentsMatch(params, call.args)) {
         this.unstarted.splice(i, 1);
         return call;
       }
@@ -861,12 +855,7 @@ export class ProvenanceRuntime {
       const b = theirs.startsWith('call .') ? theirs.slice(6) : theirs.startsWith('new ') ? theirs.slice(4) : theirs.slice(5);
       if (b && a !== b && !(theirs.startsWith('new ') && a === 'constructor')) return false;
     }
-    for (let i = 0; i < params.length; i++) {
-      const p = params[i];
-      if (p === undefined) continue;
-      const a = top.args[i];
-      if (a !== p && !(Number.isNaN(a) && Number.isNaN(p))) return false;
-    }
+    if (!givenArgumentsMatch(params, top.args)) return false;
     if (params.length === 0 && top.args.length !== 0) return false;
     return true;
   }
@@ -996,7 +985,7 @@ export class ProvenanceRuntime {
     if (inputs >= 0) return inputs;
     for (let i = 0; i < f.args.length; i++) if (f.labels[i] || (f.args[i] && typeof f.args[i] === 'object')) this.sendOut(f.args[i], f.labels[i]!);
     // fn.call/apply, Reflect.apply, a library calling back: what an instrumented function returned came out
-    if (this.returnSeq !== f.returnMark && (this.lastReturnValue === v || (Number.isNaN(v) && Number.isNaN(this.lastReturnValue))) && this.lastReturnLabel && f.returns === null) {
+    if (this.returnSeq !== f.returnMark && sameValue(this.lastReturnValue, v) && this.lastReturnLabel && f.returns === null) {
       return this.arena.node1(site, 0, v, this.lastReturnLabel);
     }
     const resolving = typeof f.fn === 'function' ? this.resolvers.get(f.fn) : undefined;
@@ -1932,24 +1921,41 @@ interface JsonBase {
   bytes: (charOffset: number) => number;
 }
 
-/** Character offset → UTF-8 byte offset in `text` (a table made on first use, only for non-ASCII text). */
+/**
+ * Character offset → UTF-8 byte offset in `text`. Nothing is done until the first offset is asked
+ * for (every JSON.parse gets one, few are asked); then ASCII text maps to itself and other text
+ * gets a table.
+ */
 function byteOffsets(text: string): (charOffset: number) => number {
-  if (!/[^\x00-\x7f]/.test(text)) return (i) => i;
-  let table: Uint32Array | null = null;
+  let table: Uint32Array | null | undefined; // undefined: not looked at yet; null: ASCII
   return (i) => {
-    if (!table) {
-      table = new Uint32Array(text.length + 1);
-      let b = 0;
-      for (let k = 0; k < text.length; k++) {
-        table[k] = b;
-        const c = text.charCodeAt(k);
-        // a surrogate pair is 4 bytes: counted on its first half
-        b += c < 0x80 ? 1 : c < 0x800 ? 2 : c >= 0xd800 && c < 0xdc00 ? 4 : c >= 0xdc00 && c < 0xe000 ? 0 : 3;
-      }
-      table[text.length] = b;
-    }
-    return table[Math.min(i, text.length)]!;
+    if (table === undefined) table = /[^\x00-\x7f]/.test(text) ? utf8OffsetTable(text) : null;
+    return table ? table[Math.min(i, text.length)]! : i;
   };
+}
+
+function utf8OffsetTable(text: string): Uint32Array {
+  const table = new Uint32Array(text.length + 1);
+  let b = 0;
+  for (let k = 0; k < text.length; k++) {
+    table[k] = b;
+    const c = text.charCodeAt(k);
+    // a surrogate pair is 4 bytes: counted on its first half
+    b += c < 0x80 ? 1 : c < 0x800 ? 2 : c >= 0xd800 && c < 0xdc00 ? 4 : c >= 0xdc00 && c < 0xe000 ? 0 : 3;
+  }
+  table[text.length] = b;
+  return table;
+}
+
+/** The same value as far as a call's arguments go: === but NaN equals NaN. */
+function sameValue(a: unknown, b: unknown): boolean {
+  return a === b || (Number.isNaN(a) && Number.isNaN(b));
+}
+
+/** Whether the parameters a function received are the arguments of a call (a parameter it got as undefined, a destructured one, matches anything). */
+function givenArgumentsMatch(params: unknown[], args: unknown[]): boolean {
+  for (let i = 0; i < params.length; i++) if (params[i] !== undefined && !sameValue(args[i], params[i])) return false;
+  return true;
 }
 
 function isGenerator(v: unknown): boolean {
