@@ -71,19 +71,32 @@ export class Arena {
     this.origins.set(outside, { kind: 'outside', detail: 'computed outside the traced request (in another request or connection of the server)' });
   }
 
+  /**
+   * Breadth first from `from` through the inputs: `visit` sees each node reached once (`from` too)
+   * and returns false to stop the walk; at most `limit` nodes are visited.
+   */
+  walk(from: number, visit: (id: number) => boolean, limit = Infinity): void {
+    if (from <= 0) return;
+    const seen = new Uint8Array(this.size);
+    const queue = [from];
+    seen[from] = 1;
+    for (let i = 0; i < queue.length && i < limit; i++) {
+      const id = queue[i]!;
+      if (!visit(id)) return;
+      for (const x of this.inputs(id)) {
+        if (!seen[x]) {
+          seen[x] = 1;
+          queue.push(x);
+        }
+      }
+    }
+  }
+
   /** Whether `label`'s lineage reaches OUTSIDE (looked up in the graph, not the drawn tree, which is cut). */
   reachesOutside(label: number): boolean {
-    if (label <= 0) return false;
-    const seen = new Set<number>();
-    const stack = [label];
-    while (stack.length) {
-      const id = stack.pop()!;
-      if (id === OUTSIDE) return true;
-      if (seen.has(id)) continue;
-      seen.add(id);
-      for (const x of this.inputs(id)) if (!seen.has(x)) stack.push(x);
-    }
-    return false;
+    let reached = false;
+    this.walk(label, (id) => !(reached = id === OUTSIDE));
+    return reached;
   }
 
   private grow(): void {

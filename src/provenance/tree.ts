@@ -116,24 +116,15 @@ function originKey(o: Origin): string {
 
 /** Origins reachable from a node (breadth first, each once, at most `max`). */
 function reachableOrigins(rt: ProvenanceRuntime, from: number, max: number): number[] {
-  const arena = rt.arena;
-  const seen = new Uint8Array(arena.size);
-  const queue = [from];
-  seen[from] = 1;
   const found: number[] = [];
-  for (let i = 0; i < queue.length && found.length < max && i < 5_000_000; i++) {
-    const id = queue[i]!;
-    if (arena.origins.has(id) && id !== from) {
-      found.push(id);
-      continue;
-    }
-    for (const x of arena.inputs(id)) {
-      if (!seen[x]) {
-        seen[x] = 1;
-        queue.push(x);
-      }
-    }
-  }
+  rt.arena.walk(
+    from,
+    (id) => {
+      if (id !== from && rt.arena.origins.has(id)) found.push(id);
+      return found.length < max;
+    },
+    5_000_000,
+  );
   return found;
 }
 
