@@ -2,7 +2,7 @@
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { ENV, TRACE_FILE_PATTERN } from '../runtime/paths.js';
+import { ENV, RECORDING_DIR_MODE, RECORDING_FILE_MODE, TRACE_FILE_PATTERN } from '../runtime/paths.js';
 import { withPreload } from '../runtime/session.js';
 import { hasRecording, listTraces, UsageError } from './recording.js';
 import { exitLike, say } from './output.js';
@@ -13,6 +13,32 @@ export interface RecordOptions {
   command: string[];
 }
 
+/**
+ * Makes the recording folder, owner-only (0700 whatever the umask) when retrace creates it, and
+ * checks that trace files can be created in it, so that a folder that cannot hold a recording is
+ * one line here instead of a warning from every process of the program.
+ */
+function prepareFolder(dir: string, shown: string): void {
+  const existed = fs.existsSync(dir);
+  try {
+    fs.mkdirSync(dir, { recursive: true, mode: RECORDING_DIR_MODE });
+    if (!existed) fs.chmodSync(dir, RECORDING_DIR_MODE);
+    if (!fs.statSync(dir).isDirectory()) throw Object.assign(new Error('not a folder'), { code: 'ENOTDIR' });
+    const probe = path.join(dir, `.retrace-probe-${process.pid}`);
+    fs.closeSync(fs.openSync(probe, 'wx', RECORDING_FILE_MODE));
+    fs.rmSync(probe);
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    const why =
+      e.code === 'EEXIST' || e.code === 'ENOTDIR' ? 'a file of that name is in the way'
+      : e.code === 'EACCES' || e.code === 'EPERM' ? 'permission denied'
+      : e.code === 'EROFS' ? 'the file system is read-only'
+      : e.code === 'ENOSPC' ? 'the disk is full'
+      : (e.code ?? e.message);
+    throw new UsageError(`cannot record to ${shown}: ${why}`);
+  }
+}
+
 export async function record(opts: RecordOptions): Promise<number> {
   if (opts.command.length === 0) throw new UsageError('record needs a command: retrace record -- node app.js');
   const dir = path.resolve(opts.out);
@@ -20,7 +46,7 @@ export async function record(opts: RecordOptions): Promise<number> {
     if (!opts.force) throw new UsageError(`${opts.out} already holds a recording; use --force to replace it, or --out DIR`);
     for (const name of fs.readdirSync(dir)) if (TRACE_FILE_PATTERN.test(name)) fs.rmSync(path.join(dir, name));
   }
-  fs.mkdirSync(dir, { recursive: true });
+  prepareFolder(dir, opts.out);
 
   const [command, ...args] = opts.command as [string, ...string[]];
   const child = spawn(command, args, {

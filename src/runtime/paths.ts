@@ -32,6 +32,10 @@ export function traceFileName(processNumber: number): string {
   return `p${processNumber}.rtrc`;
 }
 
+/** Trace files are readable by their owner only, and the folders retrace makes for them too. */
+export const RECORDING_FILE_MODE = 0o600;
+export const RECORDING_DIR_MODE = 0o700;
+
 export const TRACE_FILE_PATTERN = /^p(\d+)\.rtrc$/;
 
 let version: string | undefined;

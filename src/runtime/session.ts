@@ -11,7 +11,7 @@ import { Replayer } from '../core/replayer.js';
 import { FORMAT_VERSION, type TraceHeader } from '../core/trace/format.js';
 import { TraceError, TraceFile } from '../core/trace/reader.js';
 import { TraceWriter } from '../core/trace/writer.js';
-import { ENV, preloadPath, retraceVersion, traceFileName } from './paths.js';
+import { ENV, RECORDING_DIR_MODE, RECORDING_FILE_MODE, preloadPath, retraceVersion, traceFileName } from './paths.js';
 
 /** Exit status when a replay cannot start (missing or unreadable recording). */
 export const REPLAY_SETUP_EXIT_CODE = 2;
@@ -112,12 +112,19 @@ function loadProvenance(request: string): import('../provenance/inprocess.js').P
   return startProvenance(JSON.parse(request));
 }
 
-/** Each recorded process claims the lowest free number; creation is exclusive, so processes never collide. */
+/**
+ * Each recorded process claims the lowest free number; creation is exclusive, so processes never
+ * collide. A recording is production data: its files are 0600 and the folders made for it 0700,
+ * whatever the umask (the mode given to open and mkdir is only ever narrowed by the umask, and the
+ * file's mode is set again in case the folder's ACLs widened it).
+ */
 function claimProcessNumber(dir: string): { fd: number; number: number } {
-  real.mkdirSync(dir, { recursive: true });
+  real.mkdirSync(dir, { recursive: true, mode: RECORDING_DIR_MODE });
   for (let n = 0; ; n++) {
     try {
-      return { fd: real.openSync(path.join(dir, traceFileName(n)), 'wx'), number: n };
+      const fd = real.openSync(path.join(dir, traceFileName(n)), 'wx', RECORDING_FILE_MODE);
+      real.fchmodSync(fd, RECORDING_FILE_MODE);
+      return { fd, number: n };
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
     }
