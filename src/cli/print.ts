@@ -3,11 +3,9 @@
 import { spawn } from 'node:child_process';
 import * as path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import * as vm from 'node:vm';
 import { LocationError, parseLocation, planBreakpoints, type BreakpointPlan } from '../inspect/location.js';
 import { PRINT_ENV, type PrintReport, type PrintRequest } from '../inspect/print-protocol.js';
 import { prepareReplay } from './replay.js';
-import { readArgs, wholeNumber } from './args.js';
 import { UsageError } from './recording.js';
 
 export interface PrintOptions {
@@ -18,32 +16,6 @@ export interface PrintOptions {
   process: number | undefined;
   json: boolean;
   stallMs: number | undefined;
-}
-
-function parseArgs(args: string[]): PrintOptions {
-  const o: Partial<PrintOptions> = { hit: null, process: undefined, json: false, stallMs: undefined };
-  o.location = readArgs('print', args, (flag) => {
-    switch (flag.name) {
-      case '--at': o.at = flag.value(); return true;
-      case '--expr':
-      case '-e': o.expr = flag.value(true); return true;
-      case '--hit': o.hit = wholeNumber(flag.value(), '--hit', 1); return true;
-      case '--process':
-      case '-p': o.process = wholeNumber(flag.value(), '--process'); return true;
-      case '--stall-ms': o.stallMs = wholeNumber(flag.value(), '--stall-ms', 1); return true;
-      case '--json': o.json = true; return true;
-      default: return false;
-    }
-  });
-  if (!o.at) throw new UsageError('print needs --at FILE:LINE (where to stop), e.g. retrace print --at src/app.ts:12 --expr total');
-  if (o.expr === undefined || o.expr.trim() === '') throw new UsageError('print needs --expr EXPR (what to print), e.g. --expr total');
-  try {
-    // Compiled, never run: a statement or a typo is reported before replaying anything.
-    new vm.Script(`(${o.expr}\n)`, { filename: 'expression' });
-  } catch (err) {
-    throw new UsageError(`--expr ${JSON.stringify(o.expr)} is not a JavaScript expression: ${(err as Error).message}`);
-  }
-  return o as PrintOptions;
 }
 
 /** The program's own modules as files here (the recording names them by their recorded paths). */
@@ -62,8 +34,7 @@ function programModules(urls: string[], recordedCwd: string, replayRoot: string)
   return out;
 }
 
-export async function run(args: string[]): Promise<number> {
-  const o = parseArgs(args);
+export async function run(o: PrintOptions): Promise<number> {
   const prepared = prepareReplay({ location: o.location, process: o.process, nodeFlags: [], stallMs: o.stallMs });
   let plan: BreakpointPlan;
   try {

@@ -6,7 +6,6 @@ import type { Entry } from '../inspect/entry.js';
 import { jsonSafe } from '../inspect/events.js';
 import { fullValue } from '../inspect/render.js';
 import { KIND_GROUPS, mergedTimeline, processTimeline } from '../inspect/timeline.js';
-import { readArgs, wholeNumber } from './args.js';
 import { listTraces, rootProcess, UsageError } from './recording.js';
 
 export interface ShowOptions {
@@ -21,41 +20,6 @@ export interface ShowOptions {
   event: number | null;
   all: boolean;
   pager: boolean;
-}
-
-function parseArgs(args: string[]): ShowOptions {
-  const o: ShowOptions = { location: 'recording', kinds: [], grep: null, process: null, from: null, to: null, limit: null, json: false, event: null, all: false, pager: true };
-  const ms = (v: string, flag: string) => {
-    if (!/^\d+(\.\d+)?$/.test(v)) throw new UsageError(`${flag} takes milliseconds since the recording started (a number), not "${v}"`);
-    return Number(v);
-  };
-  o.location = readArgs('show', args, (flag) => {
-    switch (flag.name) {
-      case '--kind':
-      case '-k':
-        for (const k of flag.value().split(',').map((s) => s.trim().toLowerCase()).filter(Boolean)) {
-          if (!KIND_GROUPS[k]) throw new UsageError(`unknown kind "${k}" for --kind; kinds: ${Object.keys(KIND_GROUPS).join(', ')}`);
-          o.kinds.push(k);
-        }
-        return true;
-      case '--grep':
-      case '-g': o.grep = flag.value(true); return true;
-      case '--process':
-      case '-p': o.process = wholeNumber(flag.value(), '--process'); return true;
-      case '--from': o.from = ms(flag.value(), '--from'); return true;
-      case '--to': o.to = ms(flag.value(), '--to'); return true;
-      case '--limit':
-      case '-n': o.limit = wholeNumber(flag.value(), '--limit'); return true;
-      case '--event':
-      case '-e': o.event = wholeNumber(flag.value(), '--event'); return true;
-      case '--json': o.json = true; return true;
-      case '--all': o.all = true; return true;
-      case '--no-pager': o.pager = false; return true;
-      default: return false;
-    }
-  });
-  if (o.from !== null && o.to !== null && o.to < o.from) throw new UsageError(`--to ${o.to} is before --from ${o.from}`);
-  return o;
 }
 
 function openTraces(o: ShowOptions): TraceFile[] {
@@ -162,8 +126,10 @@ function entryJson(e: Entry): Record<string, unknown> {
   return { process: e.process, event: e.event, timeMs: Math.round(e.time * 1000) / 1000, kind: e.kind, summary: e.summary, ...(e.fields ? { fields: jsonSafe(e.fields) } : {}) };
 }
 
-export async function run(args: string[]): Promise<number> {
-  const o = parseArgs(args);
+export async function run(o: ShowOptions): Promise<number> {
+  for (const k of o.kinds) {
+    if (!KIND_GROUPS[k]) throw new UsageError(`unknown kind "${k}" for --kind; kinds: ${Object.keys(KIND_GROUPS).join(', ')}`);
+  }
   const traces = openTraces(o);
   if (o.event !== null) return showEvent(traces[0]!, o);
 

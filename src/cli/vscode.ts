@@ -12,15 +12,10 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { packageRoot } from '../runtime/paths.js';
 import { prepareReplay } from './replay.js';
-import { readArgs } from './args.js';
 import { UsageError } from './recording.js';
 
 export interface VsCodeOptions {
   location: string;
-}
-
-function parseArgs(args: string[]): VsCodeOptions {
-  return { location: readArgs('vscode', args, () => false) };
 }
 
 /** A path as launch.json should hold it: under the workspace folder through ${workspaceFolder}. */
@@ -172,8 +167,7 @@ export function writeLaunchConfiguration(workspace: string, configuration: Launc
   return { file, configuration, action, backup };
 }
 
-export async function run(args: string[]): Promise<number> {
-  const { location } = parseArgs(args);
+export async function run({ location }: VsCodeOptions): Promise<number> {
   const workspace = process.cwd();
   // The same checks as replay: a readable recording whose program is in this folder.
   const { header } = prepareReplay({ location, process: undefined, nodeFlags: [], stallMs: undefined });

@@ -6,16 +6,14 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { TraceFile } from '../core/trace/reader.js';
 import { ENV, preloadPath } from '../runtime/paths.js';
-import { readArgs, wholeNumber } from './args.js';
 import { listTraces, rootProcess, UsageError } from './recording.js';
 import type { Located, WhyAnswer, WhyRequest } from '../provenance/inprocess.js';
 import { describeOrigins } from '../provenance/origins.js';
 import { formatText, type WhyScope } from '../provenance/format.js';
 import { renderHtml } from '../provenance/html.js';
 
-const DEFAULT_MAX_NODES = 1_000_000;
 
-interface WhyOptions {
+export interface WhyOptions {
   location: string;
   at: string;
   expr: string;
@@ -29,47 +27,13 @@ interface WhyOptions {
   control: boolean;
 }
 
-function parseArgs(args: string[]): WhyOptions {
-  const opts: Partial<WhyOptions> = { hit: 'last', json: false, html: null, maxNodes: DEFAULT_MAX_NODES, scope: 'auto', control: false };
-  opts.location = readArgs('why', args, (flag) => {
-    switch (flag.name) {
-      case '--at': opts.at = flag.value(); return true;
-      case '--expr': opts.expr = flag.value(true); return true;
-      case '--hit': {
-        const v = flag.value();
-        if (v === 'last') opts.hit = 'last';
-        else if (/^[1-9]\d*$/.test(v)) opts.hit = Number(v);
-        else throw new UsageError(`--hit takes a positive whole number or "last", not "${v}"`);
-        return true;
-      }
-      case '--scope': {
-        const v = flag.value();
-        if (v !== 'auto' && v !== 'narrow' && v !== 'all') throw new UsageError(`--scope takes auto, narrow or all, not "${v}"`);
-        opts.scope = v;
-        return true;
-      }
-      case '--json': opts.json = true; return true;
-      case '--control': opts.control = true; return true;
-      case '--html': opts.html = flag.value(); return true;
-      case '--max-nodes': opts.maxNodes = wholeNumber(flag.value(), '--max-nodes', 1); return true;
-      case '--process':
-      case '-p': opts.process = wholeNumber(flag.value(), '--process'); return true;
-      default: return false;
-    }
-  });
-  if (!opts.at) throw new UsageError('why needs --at FILE:LINE[:COL]');
-  if (opts.expr === undefined || opts.expr.trim() === '') throw new UsageError('why needs --expr EXPR');
-  return opts as WhyOptions;
-}
-
 function parseLocation(at: string): { file: string; line: number; column?: number } {
   const m = /^(.+?):(\d+)(?::(\d+))?$/.exec(at);
   if (!m || Number(m[2]) < 1) throw new UsageError(`--at takes FILE:LINE[:COL], not "${at}"`);
   return { file: m[1]!, line: Number(m[2]), column: m[3] ? Number(m[3]) : undefined };
 }
 
-export async function run(args: string[]): Promise<number> {
-  const opts = parseArgs(args);
+export async function run(opts: WhyOptions): Promise<number> {
   const loc = parseLocation(opts.at);
   const file = path.resolve(loc.file);
   if (!fs.existsSync(file)) throw new UsageError(`no source file ${loc.file}`);

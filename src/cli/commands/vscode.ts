@@ -1,0 +1,15 @@
+// retrace vscode: writes a VS Code launch configuration that replays a recording under the debugger.
+import type { Command } from '../command.js';
+
+export const command: Command = {
+  name: 'vscode',
+  summary: 'Add a VS Code launch configuration that replays the recording under the debugger',
+  usage: ['[DIR]'],
+  operands: [{ name: 'DIR', help: 'the recording (default: recording)' }],
+  options: [],
+  notes: ['Run it in the project folder: it adds (or replaces) one configuration in .vscode/launch.json.'],
+  async run(a) {
+    const { run } = await import('../vscode.js');
+    return run({ location: a.operands[0] ?? 'recording' });
+  },
+};
