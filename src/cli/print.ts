@@ -19,7 +19,7 @@ export interface PrintOptions {
 }
 
 /** The program's own modules as files here (the recording names them by their recorded paths). */
-function programModules(urls: string[], recordedCwd: string, replayRoot: string): string[] {
+export function programModules(urls: string[], recordedCwd: string, replayRoot: string): string[] {
   const out: string[] = [];
   for (const url of urls) {
     let file: string;

@@ -126,6 +126,23 @@ export class SourceMapIndex {
     return null;
   }
 
+  /**
+   * The original position of generated `line`/`column` (from 0): the source, line and column
+   * (from 1) of the last mapping at or before it on that line, or the line's first when none is.
+   */
+  original(line: number, column: number): { source: string | null; line: number; column: number } | null {
+    let before: (typeof this.segments)[number] | null = null;
+    let after: (typeof this.segments)[number] | null = null;
+    for (const s of this.segments) {
+      if (s.genLine !== line) continue;
+      if (s.genColumn <= column) {
+        if (!before || s.genColumn >= before.genColumn) before = s;
+      } else if (!after || s.genColumn < after.genColumn) after = s;
+    }
+    const found = before ?? after;
+    return found ? { source: this.sources[found.source] ?? null, line: found.line + 1, column: found.column + 1 } : null;
+  }
+
   private decode(mappings: string): void {
     let genLine = 0;
     let genColumn = 0;

@@ -8,6 +8,8 @@ export interface LineageNode {
   op: string;
   at?: string;
   via?: number;
+  /** Where the value was last stored (the latest of the folded copies: an assignment, a declaration, an argument), when it was copied. */
+  stored?: string;
   imprecise?: true;
   summary?: true;
   /** --control: a condition that decided which code ran. */
@@ -35,6 +37,7 @@ export function buildTree(rt: ProvenanceRuntime, label: number, value: unknown, 
     budget--;
     let via = 0;
     let at = id;
+    const stored = arena.flags[id]! & F_COPY ? siteLocation(rt, arena.site[id]!) : null;
     while (arena.flags[at]! & F_COPY) {
       const ins = arena.inputs(at);
       if (ins.length !== 1) break;
@@ -51,6 +54,7 @@ export function buildTree(rt: ProvenanceRuntime, label: number, value: unknown, 
     const loc = siteLocation(rt, site);
     if (loc && !(origin && origin.kind !== 'literal')) node.at = loc;
     if (via) node.via = via;
+    if (stored) node.stored = stored;
     if (flags & (F_IMPRECISE | F_MATCHED)) node.imprecise = true;
     if (flags & F_CONTROL) node.control = true;
     if (flags & F_SUMMARY) {

@@ -8,5 +8,6 @@ import { command as show } from './show.js';
 import { command as print } from './print.js';
 import { command as why } from './why.js';
 import { command as vscode } from './vscode.js';
+import { command as dap } from './dap.js';
 
-export const COMMANDS: readonly Command[] = [record, replay, info, show, print, why, vscode];
+export const COMMANDS: readonly Command[] = [record, replay, info, show, print, why, vscode, dap];
