@@ -8,10 +8,11 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { DebugClient } from '@vscode/debugadapter-testsupport';
 import type { DebugProtocol } from '@vscode/debugprotocol';
-import { cli, describeRun, record, repoRoot, workdir, writeFiles } from './helpers.js';
+import { canUnshare, cli, describeRun, record, repoRoot, workdir, writeFiles } from './helpers.js';
 
 const PROGRAM = `// A loop whose values come from Math.random: only the recording knows them.
 function add(a: number, b: number): number {
@@ -195,4 +196,21 @@ test('run to an event of the timeline, and run back to the last write of a prope
   } finally {
     await dc.stop();
   }
+});
+
+test('npm run package:vscode builds the extension\'s .vsix offline, with the debugger type, timeline view and last-write command', () => {
+  const npm = path.join(path.dirname(process.execPath), 'npm');
+  const command = fs.existsSync(npm) ? [npm, 'run', 'package:vscode'] : ['npm', 'run', 'package:vscode'];
+  const env = { ...process.env, PATH: `${path.dirname(process.execPath)}${path.delimiter}${process.env.PATH ?? ''}` };
+  const r = canUnshare()
+    ? spawnSync('unshare', ['-n', ...command], { cwd: repoRoot, encoding: 'utf8', env, timeout: 120_000 })
+    : spawnSync(command[0]!, command.slice(1), { cwd: repoRoot, encoding: 'utf8', env, timeout: 120_000 });
+  assert.equal(r.status, 0, r.stdout + r.stderr);
+  const vsix = fs.readFileSync(path.join(repoRoot, 'dist', 'retrace-debug.vsix'));
+  // A zip: its file names are stored as they are.
+  assert.ok(vsix.includes('extension/out/extension.js'), 'the compiled extension is in the package');
+  const manifest = JSON.parse(fs.readFileSync(path.join(repoRoot, 'vscode', 'package.json'), 'utf8'));
+  assert.deepEqual(manifest.contributes.debuggers.map((d: { type: string }) => d.type), ['retrace']);
+  assert.ok(manifest.contributes.views.debug.some((v: { id: string }) => v.id === 'retrace.timeline'));
+  assert.ok(manifest.contributes.commands.some((c: { command: string }) => c.command === 'retrace.lastWrite'));
 });
