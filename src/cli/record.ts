@@ -4,13 +4,16 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ENV, RECORDING_DIR_MODE, RECORDING_FILE_MODE, TRACE_FILE_PATTERN } from '../runtime/paths.js';
 import { withPreload } from '../runtime/session.js';
-import { hasRecording, listTraces, UsageError } from './recording.js';
+import { TraceFile } from '../core/trace/reader.js';
+import { hasRecording, listTraces, UsageError, type TraceRef } from './recording.js';
 import { exitLike, say } from './output.js';
 
 export interface RecordOptions {
   out: string;
   force: boolean;
   command: string[];
+  /** 'failure': delete the recording unless the command failed or a recorded process crashed. */
+  keep: 'always' | 'failure';
 }
 
 /**
@@ -46,6 +49,7 @@ export async function record(opts: RecordOptions): Promise<number> {
     if (!opts.force) throw new UsageError(`${opts.out} already holds a recording; use --force to replace it, or --out DIR`);
     for (const name of fs.readdirSync(dir)) if (TRACE_FILE_PATTERN.test(name)) fs.rmSync(path.join(dir, name));
   }
+  const existedBefore = fs.existsSync(dir);
   prepareFolder(dir, opts.out);
 
   const [command, ...args] = opts.command as [string, ...string[]];
@@ -71,13 +75,62 @@ export async function record(opts: RecordOptions): Promise<number> {
     });
     child.on('exit', (c, s) => resolve({ code: c, signal: s }));
   });
-  let count = 0;
+  let refs: TraceRef[] = [];
   try {
-    count = listTraces(dir).length;
+    refs = listTraces(dir);
   } catch {
-    count = 0;
+    refs = [];
   }
-  if (count === 0) say(`no Node.js process was recorded: is "${command}" a Node.js program?`);
-  else say(`recorded ${count} process${count === 1 ? '' : 'es'} to ${path.relative(process.cwd(), dir) || '.'}`);
+  const count = refs.length;
+  const shown = path.relative(process.cwd(), dir) || '.';
+  const processes = `${count} process${count === 1 ? '' : 'es'}`;
+  if (count === 0) {
+    say(`no Node.js process was recorded: is "${command}" a Node.js program?`);
+  } else if (opts.keep === 'failure') {
+    const failures = [
+      ...(code === 0 && !signal ? [] : [`the command ${signal ? `was killed by ${signal}` : `exited with status ${code}`}`]),
+      ...crashedProcesses(refs),
+    ];
+    if (failures.length === 0) {
+      for (const ref of refs) fs.rmSync(ref.file, { force: true });
+      if (!existedBefore) {
+        try {
+          fs.rmdirSync(dir); // the folder record made, if nothing else was put in it
+        } catch {
+          // not empty: what else is there is not ours to delete
+        }
+      }
+      say(`deleted the recording of ${processes} (--keep failure): the command exited with status 0 and no recorded process crashed`);
+    } else {
+      say(`kept the recording of ${processes} in ${shown} (--keep failure): ${failures.join('; ')}`);
+    }
+  } else {
+    say(`recorded ${processes} to ${shown}`);
+  }
   return exitLike(code, signal);
+}
+
+/**
+ * The recorded processes that crashed: exited with a non-zero status, killed by a signal other than
+ * SIGTERM (how test runners and supervisors end their workers), or stopped before their recording
+ * was closed (SIGKILL, a crash of Node.js itself, an unreadable trace).
+ */
+function crashedProcesses(refs: TraceRef[]): string[] {
+  const out: string[] = [];
+  for (const ref of refs) {
+    let trace: TraceFile;
+    try {
+      trace = TraceFile.open(ref.file);
+    } catch (err) {
+      out.push(`process ${ref.process}'s recording cannot be read (${(err as Error).message})`);
+      continue;
+    }
+    const h = trace.header;
+    const what = `process ${h.process} (${[path.basename(h.argv[0] ?? 'node'), ...h.argv.slice(1).map((a) => path.relative(h.cwd, a) || a)].join(' ')})`;
+    const end = trace.end;
+    if (!end) out.push(`${what} stopped before its recording was closed`);
+    else if (end.signal && end.signal !== 'SIGTERM') out.push(`${what} was killed by ${end.signal}`);
+    else if (!end.signal && end.exitCode !== 0 && end.exitCode !== null) out.push(`${what} exited with status ${end.exitCode}`);
+  }
+  return out;
 }
