@@ -42,7 +42,7 @@ const sources: Source[] = [
   { name: 'crypto.getRandomValues', program: `import { getRandomValues } from 'node:crypto'; ${show('Array.from(getRandomValues(new Uint16Array(6)))')}` },
   { name: 'globalThis.crypto.getRandomValues', program: show('Array.from(crypto.getRandomValues(new Uint8Array(8)))') },
   { name: 'webcrypto.getRandomValues', program: `import { webcrypto } from 'node:crypto'; ${show('Array.from(webcrypto.getRandomValues(new Int32Array(3)))')}` },
-  { name: 'process.env', program: show('[process.env.APP_MODE, process.env.SECRET_NUMBER]'), envs: [{ APP_MODE: 'a', SECRET_NUMBER: '1' }, { APP_MODE: 'b', SECRET_NUMBER: '2' }] },
+  { name: 'process.env', program: show('[process.env.APP_MODE, process.env.LUCKY_NUMBER]'), envs: [{ APP_MODE: 'a', LUCKY_NUMBER: '1' }, { APP_MODE: 'b', LUCKY_NUMBER: '2' }] },
   { name: 'process.argv', program: show('process.argv.slice(2)'), args: [['--port', '1'], ['--port', '2']] },
   { name: 'process.pid and ppid', program: show('[process.pid, process.ppid]') },
   { name: 'process.memoryUsage', program: `globalThis.junk = new Array(Math.floor(Math.random() * 1e5)).fill(1); ${show('[process.memoryUsage(), process.memoryUsage.rss()]')}` },

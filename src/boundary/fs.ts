@@ -34,6 +34,7 @@ import type { Boundary } from './boundary.js';
 import type { Engine } from '../core/engine.js';
 import { Replayer } from '../core/replayer.js';
 import { Shape } from '../core/trace/format.js';
+import { redaction } from '../redaction/index.js';
 import { builtin, disguise, lastFunctionIndex, patch, unobservedCallback } from './wrap.js';
 
 type AnyFn = (this: any, ...args: any[]) => any;
@@ -79,6 +80,11 @@ interface CallbackResult {
 }
 
 const AS_IS: Result = {};
+
+/** A file read whole: stored redacted when the rules call it secret (.env, keys; redaction/). */
+const SECRET_FILE: Result = {
+  encode: (contents, args) => redaction()?.fileContents(args[0], contents) ?? contents,
+};
 
 /** The usual Node callback, (err, result), with the result crossing as `result` says. */
 function errAndResult(result: Result = AS_IS): CallbackResult {
@@ -700,7 +706,7 @@ function apis(ic: Interceptor): Api[] {
     { name: 'open', paths: 1, forms: 'scp', promiseResult: fileHandleResult(ic) },
     { name: 'opendir', paths: 1, forms: 'scp', result: dir },
     { name: 'readdir', paths: 1, forms: 'scp', result: LISTING },
-    { name: 'readFile', paths: 1, forms: 'scp', syncLive: moduleSource },
+    { name: 'readFile', paths: 1, forms: 'scp', syncLive: moduleSource, result: SECRET_FILE },
     { name: 'readlink', paths: 1, forms: 'scp' },
     { name: 'realpath', paths: 1, forms: 'scp', syncLive: resolverRealpath },
     { name: 'rename', paths: 2, forms: 'scp' },

@@ -36,6 +36,8 @@ import type { Engine } from '../core/engine.js';
 import { real } from '../core/originals.js';
 import { Replayer } from '../core/replayer.js';
 import { Shape } from '../core/trace/format.js';
+import { comparableWrite, redaction, type Slot } from '../redaction/index.js';
+import { describeRedacted } from '../redaction/explain.js';
 import { builtin, disguise } from './wrap.js';
 
 type AnyFn = (this: any, ...args: any[]) => any;
@@ -323,7 +325,9 @@ function noteRead(st: SockState, fn: AnyFn, arrayBuffer: ArrayBuffer): void {
   if (fn === onStreamRead) {
     if (nread > 0) {
       mark(true);
-      engine.deliver(st.id, [K.DATA, 0, Buffer.from(arrayBuffer, streamBaseState[kArrayBufferOffset]!, nread)]);
+      const bytes = Buffer.from(arrayBuffer, streamBaseState[kArrayBufferOffset]!, nread);
+      const r = redaction();
+      engine.deliver(st.id, [K.DATA, 0, r ? r.socket(st).redactReceived(bytes) : bytes]);
     } else if (nread === UV_EOF) deliver(st.id, K.EOF);
     else deliver(st.id, K.RERR, nread);
   } else if (fn.name === 'freeSocketOnReadGuard') {
@@ -431,8 +435,12 @@ function replayWriteGeneric(this: any, writev: boolean, data: any, encoding: str
   this._pendingEncoding = '';
   this._unrefTimer();
   const raw = writtenBytes(writev, data, encoding);
-  const bytes = st.accepted ? maskResponseDate(raw) : raw;
-  checkWrite(st, bytes);
+  const next = replayer?.peek();
+  const recorded = next?.kind === 'call' && next.channel.name === 'net.write' && (next.args as unknown[])[0] === st.id ? (next.args as unknown[])[1] : null;
+  const slots: Slot[] = [];
+  const comparable = comparableWrite(st, raw, recorded, slots);
+  const bytes = st.accepted ? maskResponseDate(comparable) : comparable;
+  checkWrite(st, bytes, slots);
   const result: unknown = engine.call(writeCh, [st.id, bytes], () => 0);
   st.bytesWritten += raw.length;
   if (result instanceof Error) cb(result);
@@ -442,7 +450,7 @@ function replayWriteGeneric(this: any, writev: boolean, data: any, encoding: str
 }
 
 /** A write that differs from the recorded one: say where, rather than print both buffers. */
-function checkWrite(st: SockState, bytes: Buffer): void {
+function checkWrite(st: SockState, bytes: Buffer, slots: Slot[]): void {
   const ev = replayer?.peek();
   if (!ev || ev.kind !== 'call' || ev.channel.name !== 'net.write') return;
   const [id, recorded] = ev.args as [number, Buffer];
@@ -454,11 +462,13 @@ function checkWrite(st: SockState, bytes: Buffer): void {
   while (at < recorded.length && at < bytes.length && recorded[at] === bytes[at]) at++;
   const show = (b: Buffer) => JSON.stringify(b.subarray(Math.max(0, at - 24), at + 40).toString('latin1'));
   const origin = sourceOfChange(recorded, bytes, at);
+  const redacted = redactionNote(recorded, bytes, at, slots);
   engine.diverge(
     `event ${ev.index}: socket ${st.id} (${describeSocket(st)}) wrote different bytes than recorded: ` +
       `${recorded.length} bytes recorded, ${bytes.length} now, first difference at byte ${at}\n` +
       `retrace:   recorded ${show(recorded)}\nretrace:   now      ${show(bytes)}` +
-      (origin ? `\nretrace:   the new bytes match the program's source at ${origin}` : ''),
+      (origin ? `\nretrace:   the new bytes match the program's source at ${origin}` : '') +
+      (redacted ? `\nretrace:   ${redacted}` : ''),
   );
 }
 
@@ -506,6 +516,19 @@ function sourceOfChange(recorded: Buffer, now: Buffer, at: number): string | nul
     }
   }
   return null;
+}
+
+/**
+ * A write that differs where the recording holds redacted values, or a recording with redacted
+ * values the program may have computed on: say so, since no replay can reproduce such bytes.
+ */
+function redactionNote(recorded: Buffer, now: Buffer, at: number, slots: Slot[]): string | null {
+  if (!redaction()) return null;
+  if (slots.some((s) => at >= s.start && at < s.end)) {
+    return 'the difference is in a redacted value: the program sent another redacted value than the one recorded here';
+  }
+  const what = describeRedacted(recorded, now, at);
+  return what;
 }
 
 function describeSocket(st: SockState): string {
@@ -571,6 +594,8 @@ export function socketDelivery(st: SockState, p: any[]): void {
       sock._unrefTimer();
       if (sock.destroyed) return;
       const buf = p[2] as Buffer;
+      // The redaction parsers follow both directions, as they did when recording.
+      redaction()?.socket(st).redactReceived(buf);
       st.bytesRead += buf.length;
       sock.push(buf);
       return;
@@ -752,7 +777,9 @@ export const netBoundary: Boundary = {
           deliver(st.id, K.WDONE, err ?? null);
           return cb(err);
         };
-        return engine.call(writeCh, [st.id, st.accepted ? maskResponseDate(raw) : raw], () => {
+        const r = redaction();
+        const stored = r ? r.socket(st).redactSent(raw) : raw;
+        return engine.call(writeCh, [st.id, st.accepted ? maskResponseDate(stored) : stored], () => {
           writeGeneric.call(this, writev, data, encoding, done);
           returned = true;
           return syncResult;

@@ -6,6 +6,7 @@ import type { Engine } from '../core/engine.js';
 import { real } from '../core/originals.js';
 import { DIVERGED_EXIT_CODE, Replayer } from '../core/replayer.js';
 import { Shape } from '../core/trace/format.js';
+import { redaction } from '../redaction/index.js';
 import { disguise, patch, wrapSync } from './wrap.js';
 
 /** Signals whose default action ends the process: recorded so replay ends the same way. */
@@ -37,7 +38,11 @@ function installIdentity(engine: Engine, session: SessionContext): void {
   // The whole environment is an input, read once at start; replay sees the recorded one whatever
   // the replaying machine has. Later changes by the program are its own and need no recording.
   const envCh = engine.channel('process.env', Shape.Value);
-  const env = engine.value(envCh, () => ({ ...process.env }));
+  // Recorded with secrets replaced (redaction/env.ts); the program's own environment is untouched.
+  const env = engine.value(envCh, () => {
+    const live = { ...process.env };
+    return redaction()?.env(live) ?? live;
+  });
   const header = session.header;
   if (engine.replaying) {
     for (const key of Object.keys(process.env)) delete process.env[key];

@@ -7,10 +7,13 @@ import { withPreload } from '../runtime/session.js';
 import { TraceFile } from '../core/trace/reader.js';
 import { hasRecording, listTraces, UsageError, type TraceRef } from './recording.js';
 import { exitLike, say } from './output.js';
+import { loadRules, RedactionConfigError } from '../redaction/rules.js';
 
 export interface RecordOptions {
   out: string;
   force: boolean;
+  /** Redaction of secrets (docs/security.md); false: --no-redact, everything is stored as it was. */
+  redact?: boolean;
   command: string[];
   /** 'failure': delete the recording unless the command failed or a recorded process crashed. */
   keep: 'always' | 'failure';
@@ -44,6 +47,19 @@ function prepareFolder(dir: string, shown: string): void {
 
 export async function record(opts: RecordOptions): Promise<number> {
   if (opts.command.length === 0) throw new UsageError('record needs a command: retrace record -- node app.js');
+  // The project's redaction rules, checked before anything runs: a mistake in them is the user's to fix.
+  let redactRules: string;
+  if (opts.redact === false) {
+    redactRules = 'off';
+    say('recording without redaction (--no-redact): secrets in the environment, headers, bodies and files are stored as they are');
+  } else {
+    try {
+      redactRules = JSON.stringify(loadRules(process.cwd()).config);
+    } catch (err) {
+      if (err instanceof RedactionConfigError) throw new UsageError(err.message);
+      throw err;
+    }
+  }
   const dir = path.resolve(opts.out);
   if (hasRecording(dir)) {
     if (!opts.force) throw new UsageError(`${opts.out} already holds a recording; use --force to replace it, or --out DIR`);
@@ -59,6 +75,7 @@ export async function record(opts: RecordOptions): Promise<number> {
       ...process.env,
       [ENV.mode]: 'record',
       [ENV.dir]: dir,
+      [ENV.redact]: redactRules,
       NODE_OPTIONS: withPreload(process.env.NODE_OPTIONS),
     },
   });

@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import { TraceError, TraceFile, type TraceEvent } from '../core/trace/reader.js';
 import type { Entry } from '../inspect/entry.js';
 import { jsonSafe } from '../inspect/events.js';
+import { containsPlaceholder } from '../redaction/secrets.js';
 import { fullValue } from '../inspect/render.js';
 import { KIND_GROUPS, mergedTimeline, processTimeline } from '../inspect/timeline.js';
 import { listTraces, rootProcess, UsageError } from './recording.js';
@@ -110,6 +111,9 @@ class Output {
   }
 }
 
+/** How `show` explains placeholders (redaction/secrets.ts). */
+const REDACTED_LEGEND = 'a value shown as redacted<N>*** (or stars) stands for a secret the recording does not hold; the same N, the same secret';
+
 function formatTime(ms: number): string {
   return `+${ms.toFixed(3)}ms`.padStart(13);
 }
@@ -143,6 +147,8 @@ export async function run(o: ShowOptions): Promise<number> {
       const ran = t.end ? `, ran ${t.end.endTime - h.startTime} ms` : '';
       await out.line(`# p${h.process}: ${[path.basename(h.argv[0] ?? 'node'), ...h.execArgv, ...h.argv.slice(1)].join(' ')} (pid ${h.pid}, started ${new Date(h.startTime).toISOString()}${ran}, ${end})`);
       if (!t.hasClock) await out.line(`# p${h.process} was recorded by an older retrace-node without clock records: times read +0.000ms`);
+      if (h.redaction === null) await out.line(`# p${h.process} was recorded with --no-redact: secrets are stored as they were`);
+      else if (h.redaction) await out.line(`# p${h.process}: secrets redacted at record time; ${REDACTED_LEGEND}`);
     }
   }
   let shown = 0;
@@ -190,6 +196,7 @@ async function showEvent(trace: TraceFile, o: ShowOptions): Promise<number> {
   const entry = found as Entry | null;
   const detail = entry?.detail?.() ?? null;
   const rawText = rawEventText(ev, requests);
+  const mentionsRedacted = !!trace.header.redaction && (containsPlaceholder(rawText) || (!!detail && containsPlaceholder(detail.text)));
   if (o.json) {
     process.stdout.write(
       `${JSON.stringify({
@@ -197,6 +204,7 @@ async function showEvent(trace: TraceFile, o: ShowOptions): Promise<number> {
         ...(entry?.events ? { events: entry.events } : {}),
         detail: detail ? jsonSafe(detail.json) : null,
         raw: rawEventJson(ev),
+        ...(mentionsRedacted ? { redacted: true } : {}),
       })}\n`,
     );
     return 0;
@@ -211,6 +219,7 @@ async function showEvent(trace: TraceFile, o: ShowOptions): Promise<number> {
   } else {
     lines.push(`event ${n} (p${trace.header.process}, +${ev.time.toFixed(3)}ms): not summarized on the timeline`, '', rawText);
   }
+  if (mentionsRedacted) lines.push('', `(redacted: ${REDACTED_LEGEND})`);
   process.stdout.write(`${lines.join('\n')}\n`);
   return 0;
 }

@@ -12,6 +12,7 @@ import type { MysqlCommand } from '../inspect/protocols/mysql.js';
 import { rowEvent, type PostgresUnit } from '../inspect/protocols/postgres.js';
 import { processTimeline } from '../inspect/timeline.js';
 import { walk, type LineageNode } from './tree.js';
+import { containsPlaceholder, isPlaceholder } from '../redaction/secrets.js';
 
 /** Kinds whose words the provenance runtime wrote (an env name, a file path): the JSON path and event are added. */
 const PLAIN = new Set(['env', 'random', 'time', 'file', 'stdin', 'other']);
@@ -27,13 +28,28 @@ export function describeOrigins(tree: LineageNode | null, trace: TraceFile): voi
     const o = n.origin!;
     try {
       if (o.kind === 'socket' || o.kind === 'sql') describeBytes(o, o.event === undefined ? [] : (holding.get(o.event) ?? []));
-      else if (PLAIN.has(o.kind)) o.detail = `${o.detail ?? o.channel ?? o.kind}${jsonWords(o)}${eventWords(o)}`;
+      else if (PLAIN.has(o.kind)) o.detail = `${o.detail ?? o.channel ?? o.kind}${redactedWords(o, trace)}${jsonWords(o)}${eventWords(o)}`;
       // A kind this file does not know (the runtime's 'outside'): its own words, as they are.
       else o.detail ??= `${o.channel ?? o.kind}${eventWords(o)}`;
     } catch {
       o.detail ??= `${o.channel ?? o.kind}${eventWords(o)}`;
     }
   }
+}
+
+/** ", redacted" for an environment variable the recording holds as a placeholder (redaction/). */
+function redactedWords(o: Origin, trace: TraceFile): string {
+  const name = o.kind === 'env' && trace.header.redaction ? /^env (\S+)/.exec(o.detail ?? '')?.[1] : undefined;
+  if (!name || o.event === undefined) return '';
+  for (const ev of trace.events()) {
+    if (ev.index > o.event) break;
+    if (ev.index !== o.event || ev.kind !== 'value') continue;
+    const value = (ev.value as Record<string, unknown> | null)?.[name];
+    if (typeof value !== 'string') return '';
+    if (isPlaceholder(value)) return ', redacted';
+    return containsPlaceholder(value) ? ", its URL's password redacted" : '';
+  }
+  return '';
 }
 
 function jsonWords(o: Origin): string {

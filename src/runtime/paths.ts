@@ -16,6 +16,8 @@ export const ENV = {
   replayRoot: 'RETRACE_REPLAY_ROOT',
   /** Replay: how long to wait for unrecorded work before reporting a stall, in ms. */
   stallMs: 'RETRACE_STALL_MS',
+  /** Record: the redaction rules as JSON (the project's config, checked by the CLI), or 'off' (--no-redact). */
+  redact: 'RETRACE_REDACT',
   /** Replay for `retrace why`: the provenance request (JSON), which turns on instrumentation. */
   why: 'RETRACE_WHY',
 } as const;

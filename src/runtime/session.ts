@@ -11,6 +11,9 @@ import { Replayer } from '../core/replayer.js';
 import { FORMAT_VERSION, type TraceHeader } from '../core/trace/format.js';
 import { TraceError, TraceFile } from '../core/trace/reader.js';
 import { TraceWriter } from '../core/trace/writer.js';
+import { startRedaction, type RedactConfig } from '../redaction/index.js';
+import { loadRules } from '../redaction/rules.js';
+import { watchRedactedUse } from '../redaction/explain.js';
 import { ENV, RECORDING_DIR_MODE, RECORDING_FILE_MODE, preloadPath, retraceVersion, traceFileName } from './paths.js';
 
 /** Exit status when a replay cannot start (missing or unreadable recording). */
@@ -36,7 +39,9 @@ export function startRecording(dir: string): void {
     startTime: real.dateNow(),
     timeZone: Intl.DateTimeFormat().resolvedOptions().timeZone,
     locale: Intl.DateTimeFormat().resolvedOptions().locale,
+    redaction: redactionConfig() as Record<string, string[]> | null,
   };
+  startRedaction(header.redaction ?? null);
   const writer = new TraceWriter(fd, header);
   const engine = new Recorder(writer);
   let finished = false;
@@ -46,6 +51,7 @@ export function startRecording(dir: string): void {
       [ENV.mode]: 'record',
       [ENV.dir]: dir,
       [ENV.parent]: String(number),
+      [ENV.redact]: header.redaction ? JSON.stringify(header.redaction) : 'off',
       NODE_OPTIONS: withPreload(process.env.NODE_OPTIONS),
     }),
     finishRecording: ({ exitCode, signal, reason }) => {
@@ -71,6 +77,8 @@ export function startReplay(traceFile: string): void {
     throw err;
   }
   const header = trace.header;
+  // What the program writes is redacted as the recording was, before it is compared.
+  startRedaction(header.redaction ?? null);
   const replayRoot = process.env[ENV.replayRoot] ?? real.processCwd();
   const engine = new Replayer(trace, {
     recordedRoot: header.cwd,
@@ -86,6 +94,10 @@ export function startReplay(traceFile: string): void {
   const why = process.env[ENV.why] ? loadProvenance(process.env[ENV.why]!) : null;
   why?.beforeInstall(engine);
   install(engine, session);
+  if (header.redaction) {
+    watchRedactedUse(process.env);
+    syncBuiltinESMExports();
+  }
   why?.afterInstall(engine);
   activeReplayer = engine;
   engine.schedulePump();
@@ -110,6 +122,30 @@ function install(engine: Engine, session: SessionContext): void {
 function loadProvenance(request: string): import('../provenance/inprocess.js').ProvenanceSession {
   const { startProvenance } = createRequire(import.meta.url)('../provenance/inprocess.js') as typeof import('../provenance/inprocess.js');
   return startProvenance(JSON.parse(request));
+}
+
+/**
+ * The redaction rules of this recording: from the CLI (which read and checked the project's
+ * config), else the project's config found from the working folder. Never stops the program: a
+ * config that cannot be read leaves the default rules in force, with a warning.
+ */
+function redactionConfig(): RedactConfig | null {
+  const given = process.env[ENV.redact];
+  if (given === 'off') return null;
+  if (given) {
+    try {
+      const parsed = JSON.parse(given) as unknown;
+      if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) return parsed as RedactConfig;
+    } catch {
+      // fall through to the project's config
+    }
+  }
+  try {
+    return loadRules(real.processCwd()).config;
+  } catch (err) {
+    real.writeSync(2, `retrace: warning: ${(err as Error).message}; recording with the default redaction rules\n`);
+    return {};
+  }
 }
 
 /**

@@ -69,6 +69,12 @@ export interface TraceHeader {
   startTime: number;
   timeZone: string;
   locale: string;
+  /**
+   * The redaction rules the recording was made with (the project's additions to the defaults;
+   * docs/security.md); null when recorded with --no-redact. Absent in recordings made before
+   * redaction existed: nothing in them is redacted.
+   */
+  redaction?: Record<string, string[]> | null;
 }
 
 export interface ModuleHash {
