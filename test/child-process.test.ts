@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { describeRun, record, replay, retrace, runPlain, workdir, writeFiles, type Run } from './helpers.js';
+import { assertReplaysFaithfully, describeRun, record, replay, retrace, runPlain, workdir, writeFiles, type Run } from './helpers.js';
 
 interface ChildInfo {
   pid: number | null;
@@ -32,11 +32,7 @@ function recordApp(dir: string, file = 'app.mjs'): Run {
 
 /** Replays offline (process N, or the first) and checks it printed `expected` with the recorded status. */
 function assertReplays(dir: string, expected: { status: number | null; stdout: string }, args: string[] = []): Run {
-  const rep = replay(dir, args, { offline: true });
-  assert.doesNotMatch(rep.stderr, /replay diverged|recording ends here|retrace: warning/, describeRun(rep));
-  assert.equal(rep.status, expected.status, describeRun(rep));
-  assert.equal(rep.stdout, expected.stdout, describeRun(rep));
-  return rep;
+  return assertReplaysFaithfully(dir, { status: expected.status, signal: null, stdout: expected.stdout, stderr: '' }, { args, noWarnings: true });
 }
 
 /** Two unrecorded runs print different things, so the replay test can fail. */

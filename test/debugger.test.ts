@@ -13,7 +13,7 @@ import * as fs from 'node:fs';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
-import { canUnshare, cli, describeRun, record, repoRoot, retrace, workdir, writeFiles, type Run } from './helpers.js';
+import { offlineCommand, cli, describeRun, record, repoRoot, retrace, workdir, writeFiles, type Run } from './helpers.js';
 import { preloadPath } from '../src/runtime/paths.js';
 import type { DebugPlan, DebugReport } from './debugger-driver.js';
 
@@ -34,16 +34,14 @@ function programEnv(extra: Record<string, string> = {}): Record<string, string> 
   return { ...env, ...extra };
 }
 
-/** Debugs a replay with the driver, offline when the machine allows a network namespace. */
+/** Debugs a replay with the driver, offline (in a network namespace of its own). */
 function debugReplay(plan: DebugPlan): DebugReport {
   const planFile = path.join(plan.cwd, 'debug-plan.json');
   fs.writeFileSync(planFile, JSON.stringify(plan));
   const command = [process.execPath, driver, planFile];
   // In a new network namespace the loopback starts down: bring it up for the inspector only.
-  const offline = canUnshare() && spawnSync('unshare', ['-n', 'sh', '-c', 'ip link set lo up']).status === 0;
-  const r = offline
-    ? spawnSync('unshare', ['-n', 'sh', '-c', 'ip link set lo up && exec "$0" "$@"', ...command], { encoding: 'utf8', timeout: 90_000 })
-    : spawnSync(command[0]!, command.slice(1), { encoding: 'utf8', timeout: 90_000 });
+  const [prefix, ...rest] = offlineCommand(['sh', '-c', 'ip link set lo up && exec "$0" "$@"', ...command]);
+  const r = spawnSync(prefix!, rest, { encoding: 'utf8', timeout: 90_000 });
   assert.equal(r.status, 0, `the debugger driver failed\n${r.stdout}\n${r.stderr}`);
   return JSON.parse(r.stdout) as DebugReport;
 }

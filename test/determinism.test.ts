@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { cli, describeRun, record, replay, repoRoot, retrace, runPlain, runPlainAsync, workdir, writeFiles, type Run } from './helpers.js';
+import { assertReplaysFaithfully, cli, describeRun, record, replay, repoRoot, retrace, runPlain, runPlainAsync, workdir, writeFiles, type Run } from './helpers.js';
 import { firstDifference, generateProgram, taskOrder, type GeneratorOptions } from './program-generator.js';
 
 // ---- shared checks ----
@@ -44,15 +44,9 @@ function mismatch(context: string, rec: Run, rep: Run, which: string): string {
   ].join('\n');
 }
 
-/** Replays the recording in dir `times` times (the first offline) and checks each against `rec`. */
+/** Replays the recording in dir `times` times, offline, and checks each against `rec`. */
 function assertReplaysMatch(dir: string, rec: Run, context: string, opts: { args?: string[]; times?: number } = {}): void {
-  const times = opts.times ?? REPLAYS;
-  for (let i = 0; i < times; i++) {
-    const offline = i === 0;
-    const rep = replay(dir, opts.args ?? [], { offline });
-    if (!sameRun(rec, rep)) assert.fail(mismatch(context, rec, rep, `replay ${i + 1} of ${times}${offline ? ' (offline)' : ''}`));
-    assert.doesNotMatch(rep.stderr, /replay diverged|recording ends here/, `${context}: replay ${i + 1}\n${rep.stderr}`);
-  }
+  assertReplaysFaithfully(dir, rec, { times: opts.times ?? REPLAYS, args: opts.args, context, expected: { status: rec.status, signal: rec.signal, stdout: rec.stdout } });
 }
 
 /** Records `app.mjs` in dir and replays it; returns the recording's run. */

@@ -3,41 +3,13 @@
 // still print exactly what the recording printed, and leave the disk as it found it.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { describeRun, record, replay, retrace, runPlain, workdir, writeFiles, type Run } from './helpers.js';
-
-/** Every file, directory and link under dir (the recording aside): kind, mode, mtime, content hash or link target. */
-function snapshot(dir: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  const walk = (rel: string) => {
-    for (const name of fs.readdirSync(path.join(dir, rel))) {
-      const relPath = path.join(rel, name);
-      if (relPath === 'recording') continue;
-      const full = path.join(dir, relPath);
-      const st = fs.lstatSync(full);
-      const meta = `${(st.mode & 0o7777).toString(8)} ${st.mtimeMs}`;
-      if (st.isSymbolicLink()) out[relPath] = `link ${fs.readlinkSync(full)}`;
-      else if (st.isDirectory()) {
-        out[relPath] = `dir ${meta}`;
-        walk(relPath);
-      } else out[relPath] = `file ${meta} ${createHash('sha256').update(fs.readFileSync(full)).digest('hex')}`;
-    }
-  };
-  walk('.');
-  return out;
-}
+import { assertReplaysFaithfully, describeRun, record, replay, retrace, runPlain, workdir, writeFiles, type Run } from './helpers.js';
 
 /** Replays offline and checks the run matches the recording and the disk is untouched. */
 function assertReplays(dir: string, rec: Run): Run {
-  const before = snapshot(dir);
-  const rep = replay(dir, [], { offline: true });
-  assert.equal(rep.status, rec.status, describeRun(rep));
-  assert.equal(rep.stdout, rec.stdout, describeRun(rep));
-  assert.doesNotMatch(rep.stderr, /replay diverged|recording ends here/, rep.stderr);
-  assert.deepEqual(snapshot(dir), before, 'the replay must not create, change or delete files');
-  return rep;
+  return assertReplaysFaithfully(dir, rec);
 }
 
 /** Records app.mjs in dir (status 0 expected). */

@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { describeRun, replay, type Run } from './helpers.js';
+import { assertReplaysFaithfully, describeRun, type Run } from './helpers.js';
 import { burst, libraryWorkdir, request, skipUnlessServer, startServer, uniqueName } from './network-helpers.js';
 
 const EXPRESS_PG_SERVER = `
@@ -101,12 +101,7 @@ const server = app.listen(0, '127.0.0.1', () => console.log('listening', server.
 /** Replays the recorded server offline three times; each must print exactly what the recording printed. */
 function assertReplays(dir: string, rec: Run): void {
   assert.equal(rec.status, 0, describeRun(rec));
-  for (let i = 0; i < 3; i++) {
-    const rep = replay(dir, [], { offline: true });
-    assert.equal(rep.stdout, rec.stdout, `replay ${i + 1}\n${describeRun(rep)}`);
-    assert.equal(rep.status, 0, describeRun(rep));
-    assert.doesNotMatch(rep.stderr, /retrace: replay diverged|recording ends here/);
-  }
+  assertReplaysFaithfully(dir, rec, { times: 3 });
 }
 
 test('Express 5 + PostgreSQL under a burst of concurrent requests replays every request in order', async (t) => {

@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { canUnshare, describeRun, record, runPlain, workdir, writeFiles } from './helpers.js';
+import { offlineCommand, describeRun, record, runPlain, workdir, writeFiles } from './helpers.js';
 import { assertDiverges, assertNoRealSockets, assertReplays, start } from './socket-helpers.js';
 
 const RESOURCES = `const resources = () => console.error('resources: ' + process.getActiveResourcesInfo().filter((r) => r !== 'PipeWrap' && r !== 'TTYWrap').join(','));`;
@@ -182,7 +182,7 @@ test('a plain run inside the offline namespace can still bind 127.0.0.1, so repl
   // opened a real server would not fail by itself.
   const dir = workdir('retrace-net-ns-');
   writeFiles(dir, { 'app.cjs': `require('net').createServer().listen(0, '127.0.0.1', function () { console.log('bound'); this.close(); });` });
-  if (!canUnshare()) return;
-  const r = spawnSync('unshare', ['-n', process.execPath, 'app.cjs'], { cwd: dir, encoding: 'utf8' });
+  const [command, ...rest] = offlineCommand([process.execPath, 'app.cjs']);
+  const r = spawnSync(command!, rest, { cwd: dir, encoding: 'utf8' });
   assert.equal(r.stdout.trim(), 'bound', r.stderr);
 });

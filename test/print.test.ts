@@ -6,14 +6,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
-import { canUnshare, cli, describeRun, record, repoRoot, workdir, writeFiles, type Run } from './helpers.js';
+import { offlineCommand, cli, describeRun, record, repoRoot, workdir, writeFiles, type Run } from './helpers.js';
 
-/** `retrace <command> ...` inside a network namespace with no network at all, when possible. */
+/** `retrace <command> ...` inside a network namespace with no network at all. */
 function offline(cwd: string, args: string[]): Run {
-  const argv = [process.execPath, cli, ...args];
-  const r = canUnshare()
-    ? spawnSync('unshare', ['-n', ...argv], { cwd, encoding: 'utf8', timeout: 180_000 })
-    : spawnSync(argv[0]!, argv.slice(1), { cwd, encoding: 'utf8', timeout: 180_000 });
+  const [command, ...rest] = offlineCommand([process.execPath, cli, ...args]);
+  const r = spawnSync(command!, rest, { cwd, encoding: 'utf8', timeout: 180_000 });
   return { status: r.status, signal: r.signal, stdout: String(r.stdout), stderr: String(r.stderr) };
 }
 

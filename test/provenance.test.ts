@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { describeRun, workdir, writeFiles, canUnshare } from './helpers.js';
+import { describeRun, workdir, writeFiles, offlineCommand } from './helpers.js';
 import { libraryWorkdir, request, skipUnlessServer, startServer, uniqueName } from './network-helpers.js';
 import { lineOf, nodes, recordAsync, recordProgram, renderTree, type WhyResult } from './provenance-helpers.js';
 import { spawnSync } from 'node:child_process';
@@ -18,14 +18,13 @@ function whyOffline(dir: string, args: string[]): { status: number | null; stdou
   return runWhy(dir, ['recording', ...args]);
 }
 
-/** `retrace why <args>` in a network namespace with no network at all (when the machine allows it). */
+/** `retrace why <args>` in a network namespace with no network at all . */
 function runWhy(dir: string, args: string[]): { status: number | null; stdout: string; stderr: string; result?: WhyResult } {
   const argv = [cli, 'why', ...args];
   const env = { ...process.env };
   for (const k of Object.keys(env)) if (k.startsWith('RETRACE_')) delete env[k];
-  const r = canUnshare()
-    ? spawnSync('unshare', ['-n', process.execPath, ...argv], { cwd: dir, env, encoding: 'utf8', timeout: 120_000 })
-    : spawnSync(process.execPath, argv, { cwd: dir, env, encoding: 'utf8', timeout: 120_000 });
+  const [command, ...rest] = offlineCommand([process.execPath, ...argv]);
+  const r = spawnSync(command!, rest, { cwd: dir, env, encoding: 'utf8', timeout: 120_000 });
   const out = { status: r.status, stdout: String(r.stdout), stderr: String(r.stderr) };
   if (r.status === 0 && args.includes('--json')) return { ...out, result: JSON.parse(out.stdout) as WhyResult };
   return out;

@@ -5,16 +5,12 @@
 // CLI; show runs on them as a user would, with no network.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { canUnshare, describeRun, record, retrace, workdir, writeFiles, type Run } from './helpers.js';
+import { describeRun, record, retraceOffline, workdir, writeFiles, type Run } from './helpers.js';
 import { libraryWorkdir, skipUnlessServer, uniqueName } from './network-helpers.js';
-import { spawnSync } from 'node:child_process';
-import { cli } from './helpers.js';
 
 /** `retrace show ...` with no network at all: show only reads the recording. */
 function show(cwd: string, args: string[]): Run {
-  if (!canUnshare()) return retrace(cwd, ['show', ...args]);
-  const r = spawnSync('unshare', ['-n', process.execPath, cli, 'show', ...args], { cwd, encoding: 'utf8', timeout: 180_000 });
-  return { status: r.status, signal: r.signal, stdout: String(r.stdout), stderr: String(r.stderr) };
+  return retraceOffline(cwd, ['show', ...args], { timeout: 180_000 });
 }
 
 /** The timeline lines (without the `# p0: ...` header). */

@@ -4,7 +4,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import assert from 'node:assert/strict';
-import { cli, describeRun, replay, type Run } from './helpers.js';
+import { assertReplaysFaithfully, cli, describeRun, replay, type Run } from './helpers.js';
 
 /** Environment for a child: ours, without retrace variables or a test-runner context. */
 function childEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
@@ -93,17 +93,10 @@ export function assertNoRealSockets(rec: Run, rep: Run): void {
   for (const k of kinds(rep)) assert.doesNotMatch(k, /TCP|PipeConnectWrap|GetAddrInfo|QueryReqWrap|TLS/, `replay used a real socket: ${k}`);
 }
 
-/** Replays offline and checks the replay prints what the recording printed. */
+/** Replays offline `times` times and checks each replays faithfully (status 0 recorded). */
 export function assertReplays(dir: string, rec: Run, times = 1): Run {
   assert.equal(rec.status, 0, describeRun(rec));
-  let rep: Run | undefined;
-  for (let i = 0; i < times; i++) {
-    rep = replay(dir, [], { offline: true });
-    assert.equal(rep.stdout, rec.stdout, `replay ${i + 1}\n${describeRun(rep)}`);
-    assert.equal(rep.status, rec.status, describeRun(rep));
-    assert.doesNotMatch(rep.stderr, /replay diverged|recording ends here/, rep.stderr);
-  }
-  return rep!;
+  return assertReplaysFaithfully(dir, rec, { times });
 }
 
 /** A replay of a changed program stops with a divergence (exit 86) whose report matches `report`. */
