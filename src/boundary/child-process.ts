@@ -36,7 +36,6 @@ import type { Boundary, SessionContext } from './boundary.js';
 import type { Engine } from '../core/engine.js';
 import { describeValue } from '../core/describe.js';
 import { real } from '../core/originals.js';
-import { Replayer } from '../core/replayer.js';
 import { encodeValue } from '../core/trace/codec.js';
 import { Shape } from '../core/trace/format.js';
 import type { TraceEvent } from '../core/trace/reader.js';
@@ -76,7 +75,8 @@ interface ChildState {
 }
 
 let engine: Engine;
-let replayer: Replayer | null = null;
+/** The engine while replaying (null while recording): what the recording holds next. */
+let replayer: Engine | null = null;
 let session: SessionContext;
 let spawnCh = 0;
 let startedCh = 0;
@@ -162,8 +162,8 @@ function addRecordingEnv(envPairs: unknown): void {
 /** The recording folder's process that was this pid's child (or grandchild through a shell), if recorded. */
 function recordedProcessOf(pid: unknown): number | null {
   if (!replayer || typeof pid !== 'number') return null;
-  const dir = path.dirname(replayer.trace.path);
-  const me = replayer.trace.header.process;
+  const dir = path.dirname(replayer.trace!.path);
+  const me = replayer.trace!.header.process;
   // retrace's own reading: Node's readFileSync opens files through the (patched) exports object.
   return engine.unobserved(() => {
     try {
@@ -214,7 +214,7 @@ function startedResultAfter(ev: TraceEvent): number | null {
   if (ev.kind !== 'request') return null;
   return engine.unobserved(() => {
     try {
-      for (const later of TraceFile.open(replayer!.trace.path).events()) {
+      for (const later of TraceFile.open(replayer!.trace!.path).events()) {
         if (later.index <= ev.index) continue;
         if (later.kind === 'call' && later.channel.name === STARTED_CHANNEL && (later.args as number[])[0] === ev.reqId) {
           return (later.result as { pid?: number }).pid ?? null;
@@ -596,7 +596,7 @@ export const childProcessBoundary: Boundary = {
   install(e: Engine, s: SessionContext) {
     engine = e;
     session = s;
-    replayer = e instanceof Replayer ? e : null;
+    replayer = e.replaying ? e : null;
     spawnCh = e.channel(SPAWN_CHANNEL, Shape.Request);
     startedCh = e.channel(STARTED_CHANNEL, Shape.Call);
     stdioCh = e.channel(STDIO_CHANNEL, Shape.Request);

@@ -27,7 +27,6 @@ import type { Boundary } from './boundary.js';
 import type { Engine } from '../core/engine.js';
 import { describeCall } from '../core/describe.js';
 import { real } from '../core/originals.js';
-import { Replayer } from '../core/replayer.js';
 import { programLocation } from '../core/source-location.js';
 import { encodeValue } from '../core/trace/codec.js';
 import { Shape } from '../core/trace/format.js';
@@ -50,7 +49,8 @@ interface UdpState {
 }
 
 let engine: Engine;
-let replayer: Replayer | null = null;
+/** The engine while replaying (null while recording): what the recording holds next. */
+let replayer: Engine | null = null;
 
 /** A handle method that is a recorded call: its key, and how the live call's result is recorded and handed back. */
 interface Op {
@@ -345,7 +345,7 @@ export const dgramBoundary: Boundary = {
   name: 'dgram',
   install(e: Engine) {
     engine = e;
-    replayer = e instanceof Replayer ? e : null;
+    replayer = e.replaying ? e : null;
     socketCh = e.channel('dgram.socket', Shape.Request);
     sendCh = e.channel('dgram.send', Shape.Call);
     for (const op of Object.values(OPS)) if (!channels.has(op.channel)) channels.set(op.channel, e.channel(op.channel, Shape.Call));

@@ -23,7 +23,6 @@
 // in both modes.
 import type { Boundary } from './boundary.js';
 import type { Engine } from '../core/engine.js';
-import { Replayer } from '../core/replayer.js';
 import { Shape } from '../core/trace/format.js';
 import { real } from '../core/originals.js';
 import { disguise } from './wrap.js';
@@ -41,7 +40,8 @@ const QUERIES: readonly (readonly [string, string])[] = [
 ];
 
 let engine: Engine;
-let replayer: Replayer | null = null;
+/** The engine while replaying (null while recording): what the recording holds next. */
+let replayer: Engine | null = null;
 
 /** Servers the program gave each Resolver handle (host:port), part of what its queries are checked against. */
 const serversOf = new WeakMap<object, string[]>();
@@ -105,7 +105,7 @@ export const dnsBoundary: Boundary = {
   name: 'dns',
   install(e: Engine) {
     engine = e;
-    replayer = e instanceof Replayer ? e : null;
+    replayer = e.replaying ? e : null;
     if ((process as unknown as { moduleLoadList?: string[] }).moduleLoadList?.includes('NativeModule internal/dns/promises')) {
       // Loaded by preloaded tooling before us, dns.promises holds the unpatched getaddrinfo.
       real.writeSync(2, `retrace: warning: node:dns/promises was loaded before retrace started; its lookup() and lookupService() run live ${e.recording ? 'and unrecorded' : 'in replay'}\n`);

@@ -32,7 +32,6 @@ import * as pathModule from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Boundary } from './boundary.js';
 import type { Engine } from '../core/engine.js';
-import { Replayer } from '../core/replayer.js';
 import { Shape } from '../core/trace/format.js';
 import { redaction } from '../redaction/index.js';
 import { builtin, disguise, lastFunctionIndex, patch, unobservedCallback } from './wrap.js';
@@ -469,7 +468,7 @@ class Interceptor {
   /** Replay: throws what the call threw synchronously in the recording, if it did. */
   replayThrow(name: string): void {
     const engine = this.engine;
-    if (!(engine instanceof Replayer)) return;
+    if (!engine.replaying) return;
     const next = engine.peek();
     if (next?.kind === 'call' && next.channel.name === SYNC_THROW) engine.call(this.channel(SYNC_THROW, Shape.Call), [name], unreachable);
   }
@@ -612,7 +611,7 @@ class Interceptor {
       if (inTurn.known(args, self)) schedule(() => engine.deliverIfNext(reqId));
       return;
     }
-    if (!(engine instanceof Replayer)) return;
+    if (!engine.replaying) return;
     schedule(() => {
       const next = engine.peek();
       if (next?.kind === 'deliver' && next.reqId === reqId && inTurn.noted(next.payload)) engine.deliverIfNext(reqId);

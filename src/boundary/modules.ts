@@ -11,9 +11,6 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Boundary } from './boundary.js';
 import type { Engine } from '../core/engine.js';
 import { real } from '../core/originals.js';
-import { Recorder } from '../core/recorder.js';
-import { Replayer } from '../core/replayer.js';
-import type { ModuleHash } from '../core/trace/format.js';
 import { packageRoot } from '../runtime/paths.js';
 
 interface LoaderModule {
@@ -39,8 +36,7 @@ export const modulesBoundary: Boundary = {
       if (source == null || seen.has(url) || !isUserFile(url)) return;
       seen.add(url);
       const hash = { url, sha256: sha256(source) };
-      if (engine instanceof Recorder) engine.writer.addModule(hash);
-      else if (engine instanceof Replayer) checkUnchanged(engine, hash);
+      engine.noteModule(hash);
     };
 
     proto.load = function (this: LoaderModule, filename: string) {
@@ -83,12 +79,4 @@ function preloadZone(engine: Engine): { active: boolean; end(): void; isMain(url
     isMain: (url: string) => url.startsWith('file:') && fileURLToPath(url).startsWith(main),
   };
   return zone;
-}
-
-function checkUnchanged(engine: Replayer, hash: ModuleHash): void {
-  const recordedUrl = pathToFileURL(engine.recordedPath(fileURLToPath(hash.url))).href;
-  const recorded = engine.trace.modules.find((m) => m.url === recordedUrl);
-  if (recorded && recorded.sha256 !== hash.sha256) {
-    real.writeSync(2, `retrace: warning: ${fileURLToPath(hash.url)} changed since it was recorded; replay may diverge\n`);
-  }
 }

@@ -34,7 +34,6 @@ import { fileURLToPath } from 'node:url';
 import type { Boundary } from './boundary.js';
 import type { Engine } from '../core/engine.js';
 import { real } from '../core/originals.js';
-import { Replayer } from '../core/replayer.js';
 import { Shape } from '../core/trace/format.js';
 import { comparableWrite, redaction, type Slot } from '../redaction/index.js';
 import { describeRedacted } from '../redaction/explain.js';
@@ -102,7 +101,8 @@ export const states = new WeakMap<object, SockState>();
 const handleStates = new WeakMap<object, SockState>();
 
 export let engine: Engine;
-let replayer: Replayer | null = null;
+/** The engine while replaying (null while recording): what the recording holds next. */
+let replayer: Engine | null = null;
 /** Request ids of this boundary's sockets and servers: inline pulls only take their deliveries. */
 const ownIds = new Set<number>();
 
@@ -486,10 +486,10 @@ function sourceOfChange(recorded: Buffer, now: Buffer, at: number): string | nul
   const runs = (changed.match(/[\x20-\x7e]{6,}/g) ?? []).filter((r) => !was.includes(r));
   if (runs.length === 0) return null;
   const sources: { file: string; text: string }[] = [];
-  for (const m of replayer.trace.modules) {
+  for (const m of replayer.trace!.modules) {
     try {
       // Modules are listed as they were recorded; the project may have moved since.
-      const recordedRoot = replayer.trace.header.cwd;
+      const recordedRoot = replayer.trace!.header.cwd;
       let file = fileURLToPath(m.url);
       if (file.startsWith(recordedRoot + path.sep)) file = real.processCwd() + file.slice(recordedRoot.length);
       sources.push({ file, text: String(real.readFileSync(file, 'utf8')) });
@@ -702,7 +702,7 @@ export const netBoundary: Boundary = {
   name: 'net',
   install(e: Engine) {
     engine = e;
-    replayer = e instanceof Replayer ? e : null;
+    replayer = e.replaying ? e : null;
     const Socket = net.Socket;
     const proto = Socket.prototype;
     const connectCh = e.channel('net.connect', Shape.Request);

@@ -4,7 +4,6 @@
 import type { Boundary, SessionContext } from './boundary.js';
 import type { Engine } from '../core/engine.js';
 import { real } from '../core/originals.js';
-import { DIVERGED_EXIT_CODE, Replayer } from '../core/replayer.js';
 import { Shape } from '../core/trace/format.js';
 import { redaction } from '../redaction/index.js';
 import { disguise, patch, wrapSync } from './wrap.js';
@@ -128,11 +127,11 @@ function installEvents(engine: Engine, session: SessionContext): void {
       // The program emitting one of these itself: it did so in the recording too.
       engine.value(eventCh, () => [ev, ...args]);
     }
-    if (ev === 'exit' && engine instanceof Replayer) {
+    if (ev === 'exit' && engine.replaying) {
       const next = engine.peek();
       if (next?.kind === 'value' && next.channel.name === 'process.exiting') engine.value(exitingCh, () => 0);
       const result = emit(ev, ...args);
-      checkEnd(engine, typeof args[0] === 'number' ? args[0] : Number(process.exitCode ?? 0));
+      engine.checkEnd(typeof args[0] === 'number' ? args[0] : Number(process.exitCode ?? 0));
       return result;
     }
     return emit(ev, ...args);
@@ -223,7 +222,7 @@ function installEvents(engine: Engine, session: SessionContext): void {
  * waits until the program's output is written.
  */
 function exitOnceOutputIsWritten(engine: Engine, code: number): void {
-  if (engine instanceof Replayer) engine.finish();
+  engine.finish();
   const waiting = [process.stdout, process.stderr].filter((s) => s.writableLength > 0 && !s.destroyed);
   let left = waiting.length;
   if (left === 0) return void real.processExit(code);
@@ -247,24 +246,5 @@ function describeThrown(err: unknown): string {
     return `Uncaught ${typeof err === 'string' ? JSON.stringify(err) : String(err)}`;
   } catch {
     return 'Uncaught exception (it could not be described)';
-  }
-}
-
-/** Replay is exiting: the recording must end here too, with the same status. */
-function checkEnd(replayer: Replayer, code: number): void {
-  const next = replayer.peek();
-  replayer.finish();
-  if (next && next.kind === 'value' && next.channel.name === 'process.end') {
-    const end = next.value as EndEvent;
-    if (end.exitCode !== null && end.exitCode !== code) {
-      real.writeSync(2, `retrace: warning: the recorded process exited with status ${end.exitCode}, the replay with ${code}\n`);
-    }
-    return;
-  }
-  if (next) {
-    real.writeSync(2, `retrace: replay diverged: the program exited (status ${code}) but the recording continues with event ${next.index}: ${replayer.describeEvent(next)}\n`);
-    process.exitCode = DIVERGED_EXIT_CODE;
-  } else if (replayer.trace.truncation) {
-    real.writeSync(2, `retrace: recording ends here (truncated): ${replayer.trace.truncation}\n`);
   }
 }

@@ -1,7 +1,8 @@
 // The engine interface every boundary module is written against. A module calls the same methods in
 // both modes; the recorder performs the live operation and writes it down, the replayer checks the
 // attempt against the recording and hands back what was recorded.
-import type { Shape } from './trace/format.js';
+import type { ModuleHash, Shape } from './trace/format.js';
+import type { TraceEvent, TraceFile } from './trace/reader.js';
 
 export type Mode = 'record' | 'replay';
 
@@ -80,6 +81,25 @@ export interface Engine {
 
   /** Maps a path the program uses in replay to the path it had in the recording (a moved project). */
   recordedPath(path: string): string;
+
+  // What a boundary may ask of the recording. Inert while recording: there is no recording to read
+  // ahead in yet. (Tools outside the engine observe a replay through src/core/diagnostics.ts.)
+
+  /** The recording being replayed (its file, header and modules); null while recording. */
+  readonly trace: TraceFile | null;
+  /** Replay: the next recorded event, not consumed; null at the end of the recording, and always null while recording. */
+  peek(): TraceEvent | null;
+  /** Replay: a recorded event in words, for the program's user (divergence reports, warnings). */
+  describeEvent(event: TraceEvent): string;
+  /** A module of the program was loaded: record keeps its hash; replay warns when it changed since. */
+  noteModule(hash: ModuleHash): void;
+  /**
+   * Replay: the program is exiting with `code`; the recording must end here too (a warning when
+   * the recorded status differs, a divergence when the recording goes on). Stops the sequencer.
+   */
+  checkEnd(code: number): void;
+  /** Replay: the program's exit is under way; the sequencer delivers nothing more. */
+  finish(): void;
 
   /** Replay: stops with a divergence report. Never returns. */
   diverge(what: string, attempted?: string): never;

@@ -2,7 +2,8 @@
 // It never changes what the program sees; it observes, copies and passes through.
 import type { DeliveryHandler, Engine, Revive } from './engine.js';
 import { EngineBase, UNDRAINED_CHANNEL } from './engine-base.js';
-import { Shape } from './trace/format.js';
+import { Shape, type ModuleHash } from './trace/format.js';
+import type { TraceEvent, TraceFile } from './trace/reader.js';
 import type { TraceWriter } from './trace/writer.js';
 
 export class Recorder extends EngineBase implements Engine {
@@ -10,6 +11,7 @@ export class Recorder extends EngineBase implements Engine {
   readonly recording = true;
   readonly replaying = false;
   private nextRequest = 1;
+  readonly trace: TraceFile | null = null;
 
   constructor(readonly writer: TraceWriter) {
     super();
@@ -19,6 +21,22 @@ export class Recorder extends EngineBase implements Engine {
   protected override channelDeclared(id: number, name: string, shape: Shape): void {
     this.writer.defineChannel(id, name, shape);
   }
+
+  peek(): TraceEvent | null {
+    return null;
+  }
+
+  describeEvent(event: TraceEvent): string {
+    return `event ${event.index}`;
+  }
+
+  noteModule(hash: ModuleHash): void {
+    this.writer.addModule(hash);
+  }
+
+  checkEnd(_code: number): void {}
+
+  finish(): void {}
 
   float(channel: number, live: () => number): number {
     const v = live();

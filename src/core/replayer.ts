@@ -6,9 +6,12 @@ import { describeCall, describeValue } from './describe.js';
 import type { DeliveryHandler, Engine, Revive } from './engine.js';
 import { real } from './originals.js';
 import { programLocation } from './source-location.js';
+import { diagnostics } from './diagnostics.js';
 import { EngineBase, UNDRAINED_CHANNEL } from './engine-base.js';
 import { encodeValue } from './trace/codec.js';
+import type { ModuleHash } from './trace/format.js';
 import type { TraceEvent, TraceFile } from './trace/reader.js';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 /** Exit status of a replay that diverged from its recording. */
 export const DIVERGED_EXIT_CODE = 86;
@@ -62,13 +65,14 @@ export class Replayer extends EngineBase implements Engine {
     return this.lookahead;
   }
 
-  /** Told each event's number as the replay consumes it (`retrace print` reports where a hit was). */
-  onTaken: ((index: number) => void) | null = null;
+  /** The number of the last event the replay consumed (-1 before the first). */
+  position = -1;
 
   private take(): TraceEvent {
     const ev = this.lookahead!;
     this.lookahead = null;
-    this.onTaken?.(ev.index);
+    this.position = ev.index;
+    if (diagnostics.replayEvent.hasSubscribers) diagnostics.replayEvent.publish({ event: ev });
     this.schedulePump();
     return ev;
   }
@@ -325,6 +329,32 @@ export class Replayer extends EngineBase implements Engine {
   /** True once the end of the recording has been handled: the pump stops. */
   finish(): void {
     this.finished = true;
+  }
+
+  noteModule(hash: ModuleHash): void {
+    const recordedUrl = pathToFileURL(this.recordedPath(fileURLToPath(hash.url))).href;
+    const recorded = this.trace.modules.find((m) => m.url === recordedUrl);
+    if (recorded && recorded.sha256 !== hash.sha256) {
+      real.writeSync(2, `retrace: warning: ${fileURLToPath(hash.url)} changed since it was recorded; replay may diverge\n`);
+    }
+  }
+
+  checkEnd(code: number): void {
+    const next = this.peek();
+    this.finish();
+    if (next && next.kind === 'value' && next.channel.name === 'process.end') {
+      const end = next.value as { exitCode: number | null };
+      if (end.exitCode !== null && end.exitCode !== code) {
+        real.writeSync(2, `retrace: warning: the recorded process exited with status ${end.exitCode}, the replay with ${code}\n`);
+      }
+      return;
+    }
+    if (next) {
+      real.writeSync(2, `retrace: replay diverged: the program exited (status ${code}) but the recording continues with event ${next.index}: ${this.describeEvent(next)}\n`);
+      process.exitCode = DIVERGED_EXIT_CODE;
+    } else if (this.trace.truncation) {
+      real.writeSync(2, `retrace: recording ends here (truncated): ${this.trace.truncation}\n`);
+    }
   }
 
   get eventsLeft(): boolean {

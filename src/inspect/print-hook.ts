@@ -6,7 +6,8 @@
 // program to find out. Nothing here is visible to the program.
 import { isMainThread } from 'node:worker_threads';
 import { real } from '../core/originals.js';
-import { activeReplayer } from '../runtime/session.js';
+import { onReplayEvent } from '../core/diagnostics.js';
+import { activeEngine } from '../runtime/session.js';
 import { PRINT_ENV, PrintSlot, type PrintRequest } from './print-protocol.js';
 
 // In replay the program's process.env is the recorded one: the request is in the real environment.
@@ -15,11 +16,12 @@ if (isMainThread && requestText) {
   const request = JSON.parse(requestText) as PrintRequest;
   const shared = new Int32Array(new SharedArrayBuffer(4 * PrintSlot.Size));
   shared[PrintSlot.Event] = -1;
-  if (activeReplayer) {
+  const engine = activeEngine();
+  if (engine?.replaying) {
     // Events the preload consumed already (the environment, the clock origin) came before this.
-    const next = activeReplayer.peek();
+    const next = engine.peek();
     shared[PrintSlot.Event] = next ? next.index - 1 : -1;
-    activeReplayer.onTaken = (index) => (shared[PrintSlot.Event] = index);
+    onReplayEvent((event) => (shared[PrintSlot.Event] = event.index));
   }
   const worker = new real.Worker(new URL('./print-worker.js', import.meta.url), {
     workerData: { request, shared },

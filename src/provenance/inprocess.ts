@@ -8,8 +8,8 @@ import * as path from 'node:path';
 import { getHeapStatistics } from 'node:v8';
 import { fileURLToPath } from 'node:url';
 import { real } from '../core/originals.js';
-import type { Replayer } from '../core/replayer.js';
-import type { TraceEvent } from '../core/trace/reader.js';
+import type { Engine } from '../core/engine.js';
+import { onReplayEvent } from '../core/diagnostics.js';
 import { display, showValue } from './arena.js';
 import { instrument, type ProbeTarget } from './instrument.js';
 import { ProvenanceRuntime, type Place, type Snapshot } from './runtime.js';
@@ -68,9 +68,9 @@ type Load = (url: string, context: unknown, next: (url: string, context?: unknow
 export interface ProvenanceSession {
   runtime: ProvenanceRuntime;
   /** Before the boundary modules install: CommonJS compile interception must sit under theirs; inputs are heard from the replayer from its first event. */
-  beforeInstall(replayer: Replayer): void;
+  beforeInstall(engine: Engine): void;
   /** After: the ES module load hook must run before theirs sees the source; inputs are heard from the replayer. */
-  afterInstall(replayer: Replayer): void;
+  afterInstall(engine: Engine): void;
 }
 
 export function startProvenance(request: WhyRequest): ProvenanceSession {
@@ -217,8 +217,8 @@ export function startProvenance(request: WhyRequest): ProvenanceSession {
 
   return {
     runtime,
-    beforeInstall(replayer) {
-      if (!locating) hearInputs(replayer, runtime);
+    beforeInstall() {
+      if (!locating) hearInputs(runtime);
       const proto = (Module as unknown as { prototype: { _compile(content: string, filename: string, ...rest: unknown[]): unknown } }).prototype;
       const compile = proto._compile;
       proto._compile = function (this: unknown, content: string, filename: string, ...rest: unknown[]) {
@@ -262,16 +262,13 @@ export function startProvenance(request: WhyRequest): ProvenanceSession {
 }
 
 /**
- * Every recorded event the replayer consumes passes through its cursor's `take`: values and call
+ * Every recorded event the replay consumes is published on a diagnostics channel: values and call
  * results the program is about to receive, requests (whose channel names their later deliveries),
  * and deliveries (socket bytes, callback payloads). The runtime labels them as inputs there.
  */
-function hearInputs(replayer: Replayer, runtime: ProvenanceRuntime): void {
-  const cursor = replayer as unknown as { take(): TraceEvent };
-  const take = cursor.take;
+function hearInputs(runtime: ProvenanceRuntime): void {
   const requestChannels = new Map<number, string>();
-  cursor.take = function (this: unknown) {
-    const ev = take.call(this);
+  onReplayEvent((ev) => {
     try {
       switch (ev.kind) {
         case 'value':
@@ -291,8 +288,7 @@ function hearInputs(replayer: Replayer, runtime: ProvenanceRuntime): void {
     } catch (err) {
       runtime.notes.add(`an input could not be labelled (${(err as Error).message})`);
     }
-    return ev;
-  };
+  });
 }
 
 /**

@@ -61,6 +61,7 @@ export function startRecording(dir: string): void {
     },
   };
   install(engine, session);
+  current = engine;
   // Bound the loss on a hard kill: a partly filled chunk is written at least this often.
   real.setInterval(() => writer.flush(), 200).unref();
 }
@@ -99,12 +100,15 @@ export function startReplay(traceFile: string): void {
     syncBuiltinESMExports();
   }
   why?.afterInstall(engine);
-  activeReplayer = engine;
+  current = engine;
   engine.schedulePump();
 }
 
-/** The replay engine of this process once replay started (`retrace print` follows its position). */
-export let activeReplayer: Replayer | null = null;
+let current: Engine | null = null;
+/** The engine of this process once recording or replay started (`retrace print` reads where the replay is). */
+export function activeEngine(): Engine | null {
+  return current;
+}
 
 function install(engine: Engine, session: SessionContext): void {
   for (const b of boundaries) {
