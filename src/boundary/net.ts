@@ -33,6 +33,7 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Boundary } from './boundary.js';
 import type { Engine } from '../core/engine.js';
+import { SOCKET_DELIVERY } from './catalog.js';
 import { real } from '../core/originals.js';
 import { Shape } from '../core/trace/format.js';
 import { comparableWrite, redaction, type Slot } from '../redaction/index.js';
@@ -52,11 +53,8 @@ const kReadBytesOrError: number = streamWrap.kReadBytesOrError;
 const kArrayBufferOffset: number = streamWrap.kArrayBufferOffset;
 const UV_EOF = -4095;
 
-/** Delivery kinds: the first element of every payload. */
-export const K = {
-  DATA: 0, EOF: 1, RERR: 2, GUARD: 3, CLOSE: 4, TIMEOUT: 5, WDONE: 6, SDONE: 7, CONNECT: 8, EMIT: 9,
-  FAIL: 10, THROW: 11, LISTEN: 12, LERR: 13, ACCEPT: 14, AERR: 15, HS: 16, TLSERR: 17, SESSION: 18,
-} as const;
+/** Delivery kinds: the first element of every payload (declared in the channel catalog, which the decoders read). */
+export const K = SOCKET_DELIVERY;
 
 const CONNECTING = 0;
 const OPEN = 1;

@@ -1,6 +1,7 @@
 // One-line summaries of the events that are not socket traffic: clocks, randomness, timers, files,
 // the environment, child processes, DNS, the process's own life and its crash. A request and the
 // delivery that completes it (fs.readFile and its callback) become one line, at the request.
+import { familyOf } from '../boundary/catalog.js';
 import type { TraceEvent } from '../core/trace/reader.js';
 import type { Entry, OrderedEntries, Pending } from './entry.js';
 import { brief, bytesBrief, bytesCount, fullValue } from './render.js';
@@ -20,22 +21,8 @@ interface OpenRequest {
 
 /** Which kind of line a channel makes; null for channels that are bookkeeping, not events worth a line. */
 export function kindOf(channel: string): string | null {
-  if (channel.startsWith('time.')) return 'time';
-  if (channel === 'random.Math.random' || /^crypto\.(random|getRandomValues)/.test(channel)) return 'random';
-  if (channel.startsWith('crypto.')) return 'crypto';
-  if (channel === 'timers.setImmediate') return null;
-  if (channel.startsWith('timers.')) return 'timer';
-  if (channel.startsWith('fs.')) return 'fs';
-  if (channel === 'process.env') return 'env';
-  if (channel === 'process.ipc' || channel.startsWith('sequencer.') || channel === 'http.connectionsExpired') return null;
-  if (channel === 'child_process.started' || channel === 'child_process.stdio') return null;
-  if (channel.startsWith('process.')) return 'process';
-  if (channel.startsWith('child_process.')) return 'child';
-  if (channel.startsWith('dns.')) return 'dns';
-  if (channel.startsWith('dgram.')) return 'net';
-  if (channel.startsWith('stdin.')) return 'stdin';
-  if (channel.startsWith('os.')) return 'os';
-  return 'other';
+  const family = familyOf(channel);
+  return family ? family.timeline : 'other';
 }
 
 /** The function's name for a line: `fs.promises.readFile` → `readFile`, `time.Date.now` → `Date.now`. */

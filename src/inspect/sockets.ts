@@ -1,6 +1,7 @@
 // Follows the socket layer's events (src/boundary/net.ts, tls.ts) in a trace: which request ids are
 // sockets, who connected to whom, the bytes each way, and picks a protocol decoder per connection
 // from its first bytes (and the server's port when the bytes do not say).
+import { SOCKET_DELIVERY } from '../boundary/catalog.js';
 import type { TraceEvent } from '../core/trace/reader.js';
 import type { Entry, EventRef, OrderedEntries, Pending } from './entry.js';
 import { brief, bytesBrief, bytesCount, hexdump } from './render.js';
@@ -11,7 +12,7 @@ import { looksLikeRespCommand, RespDecoder } from './protocols/resp.js';
 import type { ConnectionInfo, Decoder, Sender } from './protocols/types.js';
 
 // Delivery kinds of the socket layer (net.ts `K`): [kind, inline, ...].
-const K = { DATA: 0, EOF: 1, RERR: 2, GUARD: 3, CLOSE: 4, TIMEOUT: 5, WDONE: 6, SDONE: 7, CONNECT: 8, EMIT: 9, FAIL: 10, THROW: 11, LISTEN: 12, LERR: 13, ACCEPT: 14, AERR: 15, HS: 16, TLSERR: 17 } as const;
+const K = SOCKET_DELIVERY;
 
 const PORT_PROTOCOLS: Record<number, string> = { 5432: 'pg', 3306: 'mysql', 6379: 'redis', 80: 'http', 8080: 'http', 443: 'http', 3000: 'http' };
 

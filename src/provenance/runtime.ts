@@ -4,6 +4,7 @@
 import { Arena, F_CONTROL, F_COPY, F_IMPRECISE, F_MATCHED, type Origin } from './arena.js';
 import { isAscii } from 'node:buffer';
 import { jsonLeafRanges } from './json-paths.js';
+import { familyOf, SOCKET_DELIVERY } from '../boundary/catalog.js';
 
 /** A call in flight from instrumented code. */
 interface Frame {
@@ -1553,32 +1554,35 @@ export class ProvenanceRuntime {
       this.envEvent = event;
       return;
     }
-    let origin: Origin | null = null;
-    if (channel === 'random.Math.random') origin = { kind: 'random', event, channel, detail: `Math.random #${++this.randomCount}` };
-    else if (channel.startsWith('time.')) origin = { kind: 'time', event, channel, detail: channel.slice(5) };
-    else if (channel.startsWith('fs.')) origin = { kind: 'file', event, channel, detail: `${channel} ${describeArgs(args)}` };
-    else if (channel.startsWith('crypto.')) origin = { kind: 'random', event, channel, detail: channel };
-    else if (channel === 'deliver') {
+    if (channel === 'deliver') {
       const rc = requestChannel ?? '';
-      if (Array.isArray(value) && (rc.startsWith('net.') || rc.startsWith('tls.')) && value[0] === 0 && Buffer.isBuffer(value[2])) {
-        const bytes = value[2] as Buffer;
-        const label = this.arena.origin(this.internal('input'), bytes, { kind: 'socket', event, channel: rc, reqId, range: [0, bytes.length] });
-        this.inputObjects.set(bytes, label);
-        this.rememberBytes(label, bytes);
-        this.chunks.push({ event, reqId: reqId ?? -1, channel: rc, bytes, label });
-        this.chunkBytes += bytes.length;
-        while (this.chunks.length > 4096 || this.chunkBytes > 16 * 1024 * 1024) this.chunkBytes -= this.chunks.shift()!.bytes.length;
+      // What a delivery holds, and what kind of input it is, the channel catalog says.
+      const delivers = familyOf(rc)?.delivers;
+      if (delivers === 'socket') {
+        if (Array.isArray(value) && value[0] === SOCKET_DELIVERY.DATA && Buffer.isBuffer(value[2])) {
+          const bytes = value[2] as Buffer;
+          const label = this.arena.origin(this.internal('input'), bytes, { kind: 'socket', event, channel: rc, reqId, range: [0, bytes.length] });
+          this.inputObjects.set(bytes, label);
+          this.rememberBytes(label, bytes);
+          this.chunks.push({ event, reqId: reqId ?? -1, channel: rc, bytes, label });
+          this.chunkBytes += bytes.length;
+          while (this.chunks.length > 4096 || this.chunkBytes > 16 * 1024 * 1024) this.chunkBytes -= this.chunks.shift()!.bytes.length;
+        }
         return;
       }
-      if (rc.startsWith('fs.') || rc.startsWith('stdin') || rc.startsWith('crypto.') || rc.startsWith('dns.') || rc.startsWith('child_process.')) {
-        const kind = rc.startsWith('fs.') ? 'file' : rc.startsWith('stdin') ? 'stdin' : rc.startsWith('crypto.') ? 'random' : 'other';
-        origin = { kind, event, channel: rc, detail: `${rc}${this.requestArgs.has(reqId ?? -1) ? ' ' + describeArgs(this.requestArgs.get(reqId!)) : ''}` };
+      if (delivers) {
+        const origin: Origin = { kind: delivers, event, channel: rc, detail: `${rc}${this.requestArgs.has(reqId ?? -1) ? ' ' + describeArgs(this.requestArgs.get(reqId!)) : ''}` };
         this.registerInput(origin, value, event);
-        return;
       }
       return;
-    } else if (channel.startsWith('stdin')) origin = { kind: 'stdin', event, channel };
-    else if (channel.startsWith('process.') || channel.startsWith('os.')) origin = { kind: 'other', event, channel, detail: channel };
+    }
+    const kind = familyOf(channel)?.origin;
+    let origin: Origin | null = null;
+    if (channel === 'random.Math.random') origin = { kind: 'random', event, channel, detail: `Math.random #${++this.randomCount}` };
+    else if (kind === 'time') origin = { kind, event, channel, detail: channel.slice(channel.indexOf('.') + 1) };
+    else if (kind === 'file') origin = { kind, event, channel, detail: `${channel} ${describeArgs(args)}` };
+    else if (kind === 'stdin') origin = { kind, event, channel };
+    else if (kind) origin = { kind, event, channel, detail: channel };
     if (!origin) return;
     this.registerInput(origin, value, event);
   }
@@ -1587,7 +1591,8 @@ export class ProvenanceRuntime {
   readonly requestArgs = new Map<number, unknown>();
 
   noteRequest(channel: string, reqId: number, args: unknown): void {
-    if (channel.startsWith('fs.') || channel.startsWith('stdin')) {
+    const delivers = familyOf(channel)?.delivers;
+    if (delivers === 'file' || delivers === 'stdin') {
       this.requestArgs.set(reqId, args);
       if (this.requestArgs.size > 1000) this.requestArgs.delete(this.requestArgs.keys().next().value!);
     }
