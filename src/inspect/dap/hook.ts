@@ -7,7 +7,8 @@
 // to the program but one non-enumerable symbol-keyed function of globalThis.
 import { isMainThread } from 'node:worker_threads';
 import { real } from '../../core/originals.js';
-import { activeReplayer } from '../../runtime/session.js';
+import { onReplayEvent } from '../../core/diagnostics.js';
+import { activeEngine } from '../../runtime/session.js';
 import { countSlot, DAP_ENV, modeSlot, MODE_ALWAYS, observedSlot, PASS_SYMBOL, SHARED_SLOTS, Slot } from './protocol.js';
 
 const requested = real.env[DAP_ENV];
@@ -24,17 +25,18 @@ if (isMainThread && requested) {
     debugger; // eslint-disable-line no-debugger
   };
 
-  if (activeReplayer) {
+  const engine = activeEngine();
+  if (engine?.replaying) {
     // Events the preload consumed already (the environment, the clock origin) came before this.
-    const next = activeReplayer.peek();
+    const next = engine.peek();
     shared[Slot.Event] = next ? next.index - 1 : -1;
-    activeReplayer.onTaken = (index) => {
+    onReplayEvent(({ index }) => {
       shared[Slot.Event] = index;
       if (index === shared[Slot.TargetEvent]) {
         shared[Slot.TargetEvent] = -1;
         retraceEventReached();
       }
-    };
+    });
   }
 
   Object.defineProperty(globalThis, Symbol.for(PASS_SYMBOL), {
