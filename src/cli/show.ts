@@ -2,7 +2,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as path from 'node:path';
 import { TraceError, TraceFile, type TraceEvent } from '../core/trace/reader.js';
-import type { Entry } from '../inspect/entry.js';
+import type { Detail, Entry } from '../inspect/entry.js';
 import { jsonSafe } from '../inspect/events.js';
 import { containsPlaceholder } from '../redaction/secrets.js';
 import { fullValue } from '../inspect/render.js';
@@ -24,13 +24,21 @@ export interface ShowOptions {
 }
 
 function openTraces(o: ShowOptions): TraceFile[] {
-  const refs = listTraces(o.location);
-  if (o.process !== null) {
-    const ref = refs.find((r) => r.process === o.process);
-    if (!ref) throw new UsageError(`the recording has no process ${o.process} (it has ${refs.map((r) => r.process).join(', ')})`);
+  return openTimelineTraces(o.location, o.process, o.event !== null);
+}
+
+/**
+ * The traces `show` reads: one process (`process`), the root process (for one event), or every
+ * readable one (an unreadable trace among several is skipped with a line on stderr).
+ */
+export function openTimelineTraces(location: string, processNumber: number | null, rootOnly = false): TraceFile[] {
+  const refs = listTraces(location);
+  if (processNumber !== null) {
+    const ref = refs.find((r) => r.process === processNumber);
+    if (!ref) throw new UsageError(`the recording has no process ${processNumber} (it has ${refs.map((r) => r.process).join(', ')})`);
     return [TraceFile.open(ref.file)];
   }
-  if (o.event !== null) return [TraceFile.open(rootProcess(refs).file)];
+  if (rootOnly) return [TraceFile.open(rootProcess(refs).file)];
   const traces: TraceFile[] = [];
   for (const ref of refs) {
     try {
@@ -126,8 +134,42 @@ export function formatLine(e: Entry): string {
   return `${formatTime(e.time)}  p${e.process}  ${`#${e.event}`.padEnd(7)} ${e.kind.padEnd(8)}  ${summary}`;
 }
 
-function entryJson(e: Entry): Record<string, unknown> {
+export function entryJson(e: Entry): Record<string, unknown> {
   return { process: e.process, event: e.event, timeMs: Math.round(e.time * 1000) / 1000, kind: e.kind, summary: e.summary, ...(e.fields ? { fields: jsonSafe(e.fields) } : {}) };
+}
+
+/** What `show` keeps of the timeline: its filters. */
+export interface TimelineFilter {
+  kinds: string[];
+  grep: string | null;
+  from: number | null;
+  to: number | null;
+  all: boolean;
+}
+
+/** The entries of the timeline that pass the filters, in order (all processes merged by time). */
+export function* filteredTimeline(traces: TraceFile[], f: TimelineFilter): Generator<Entry> {
+  const kinds = f.kinds.length > 0 ? new Set(f.kinds.flatMap((k) => KIND_GROUPS[k]!)) : null;
+  const grep = f.grep?.toLowerCase() ?? null;
+  for (const entry of mergedTimeline(traces, { all: f.all })) {
+    if (f.to !== null && entry.time > f.to) return;
+    if (f.from !== null && entry.time < f.from) continue;
+    if (kinds && !kinds.has(entry.kind)) continue;
+    if (grep && !entry.summary.toLowerCase().includes(grep) && !entry.kind.includes(grep)) continue;
+    yield entry;
+  }
+}
+
+/** The heading of one process in the timeline: its command, pid, start, duration and end. */
+export function processHeading(t: TraceFile): string[] {
+  const h = t.header;
+  const end = t.end ? (t.end.signal ? `killed by ${t.end.signal}` : `exit status ${t.end.exitCode}`) : 'truncated';
+  const ran = t.end ? `, ran ${t.end.endTime - h.startTime} ms` : '';
+  const lines = [`# p${h.process}: ${[path.basename(h.argv[0] ?? 'node'), ...h.execArgv, ...h.argv.slice(1)].join(' ')} (pid ${h.pid}, started ${new Date(h.startTime).toISOString()}${ran}, ${end})`];
+  if (!t.hasClock) lines.push(`# p${h.process} was recorded by an older retrace-node without clock records: times read +0.000ms`);
+  if (h.redaction === null) lines.push(`# p${h.process} was recorded with --no-redact: secrets are stored as they were`);
+  else if (h.redaction) lines.push(`# p${h.process}: secrets redacted at record time; ${REDACTED_LEGEND}`);
+  return lines;
 }
 
 export async function run(o: ShowOptions): Promise<number> {
@@ -137,27 +179,13 @@ export async function run(o: ShowOptions): Promise<number> {
   const traces = openTraces(o);
   if (o.event !== null) return showEvent(traces[0]!, o);
 
-  const kinds = o.kinds.length > 0 ? new Set(o.kinds.flatMap((k) => KIND_GROUPS[k]!)) : null;
-  const grep = o.grep?.toLowerCase() ?? null;
   const out = new Output(o.pager && !o.json);
   if (!o.json && traces.length > 0) {
-    for (const t of traces) {
-      const h = t.header;
-      const end = t.end ? (t.end.signal ? `killed by ${t.end.signal}` : `exit status ${t.end.exitCode}`) : 'truncated';
-      const ran = t.end ? `, ran ${t.end.endTime - h.startTime} ms` : '';
-      await out.line(`# p${h.process}: ${[path.basename(h.argv[0] ?? 'node'), ...h.execArgv, ...h.argv.slice(1)].join(' ')} (pid ${h.pid}, started ${new Date(h.startTime).toISOString()}${ran}, ${end})`);
-      if (!t.hasClock) await out.line(`# p${h.process} was recorded by an older retrace-node without clock records: times read +0.000ms`);
-      if (h.redaction === null) await out.line(`# p${h.process} was recorded with --no-redact: secrets are stored as they were`);
-      else if (h.redaction) await out.line(`# p${h.process}: secrets redacted at record time; ${REDACTED_LEGEND}`);
-    }
+    for (const t of traces) for (const line of processHeading(t)) await out.line(line);
   }
   let shown = 0;
-  for (const entry of mergedTimeline(traces, { all: o.all })) {
+  for (const entry of filteredTimeline(traces, o)) {
     if (out.done) break;
-    if (o.to !== null && entry.time > o.to) break;
-    if (o.from !== null && entry.time < o.from) continue;
-    if (kinds && !kinds.has(entry.kind)) continue;
-    if (grep && !entry.summary.toLowerCase().includes(grep) && !entry.kind.includes(grep)) continue;
     await out.line(o.json ? JSON.stringify(entryJson(entry)) : formatLine(entry));
     if (o.limit !== null && ++shown >= o.limit) break;
   }
@@ -167,7 +195,25 @@ export async function run(o: ShowOptions): Promise<number> {
 
 /** `--event N`: the entry that holds event N, in full; or the raw event when no entry does. */
 async function showEvent(trace: TraceFile, o: ShowOptions): Promise<number> {
-  const n = o.event!;
+  const found = eventInFull(trace, o.event!);
+  process.stdout.write(o.json ? `${JSON.stringify(eventJson(found))}\n` : `${eventText(found)}\n`);
+  return 0;
+}
+
+/** One event of a process, with the timeline entry that holds it (if any) and that entry's detail. */
+export interface EventInFull {
+  process: number;
+  event: number;
+  raw: TraceEvent;
+  entry: Entry | null;
+  detail: Detail | null;
+  rawText: string;
+  /** The recording was redacted and this event's text holds placeholders. */
+  mentionsRedacted: boolean;
+}
+
+/** Finds event `n` of `trace` and the entry it belongs to; a UsageError when it is not in the recording. */
+export function eventInFull(trace: TraceFile, n: number): EventInFull {
   let raw: TraceEvent | null = null;
   let count = 0;
   const requests = new Map<number, { channel: string; index: number }>();
@@ -197,18 +243,24 @@ async function showEvent(trace: TraceFile, o: ShowOptions): Promise<number> {
   const detail = entry?.detail?.() ?? null;
   const rawText = rawEventText(ev, requests);
   const mentionsRedacted = !!trace.header.redaction && (containsPlaceholder(rawText) || (!!detail && containsPlaceholder(detail.text)));
-  if (o.json) {
-    process.stdout.write(
-      `${JSON.stringify({
-        ...(entry ? entryJson(entry) : { process: trace.header.process, event: n, timeMs: ev.time, kind: null, summary: null }),
-        ...(entry?.events ? { events: entry.events } : {}),
-        detail: detail ? jsonSafe(detail.json) : null,
-        raw: rawEventJson(ev),
-        ...(mentionsRedacted ? { redacted: true } : {}),
-      })}\n`,
-    );
-    return 0;
-  }
+  return { process: trace.header.process, event: n, raw: ev, entry, detail, rawText, mentionsRedacted };
+}
+
+/** `show --event N --json`: the entry's fields, the decoded exchange and the raw event. */
+export function eventJson(e: EventInFull): Record<string, unknown> {
+  const { entry, detail, raw: ev } = e;
+  return {
+    ...(entry ? entryJson(entry) : { process: e.process, event: e.event, timeMs: ev.time, kind: null, summary: null }),
+    ...(entry?.events ? { events: entry.events } : {}),
+    detail: detail ? jsonSafe(detail.json) : null,
+    raw: rawEventJson(ev),
+    ...(e.mentionsRedacted ? { redacted: true } : {}),
+  };
+}
+
+/** `show --event N`: the entry's line, then its detail (or the raw event). */
+export function eventText(e: EventInFull): string {
+  const { entry, detail, rawText, event: n, raw: ev } = e;
   const lines: string[] = [];
   if (entry) {
     lines.push(formatLine(entry));
@@ -217,11 +269,10 @@ async function showEvent(trace: TraceFile, o: ShowOptions): Promise<number> {
     lines.push(detail ? detail.text : rawText);
     if (detail && entry.event !== n) lines.push('', `event ${n} itself:`, rawText);
   } else {
-    lines.push(`event ${n} (p${trace.header.process}, +${ev.time.toFixed(3)}ms): not summarized on the timeline`, '', rawText);
+    lines.push(`event ${n} (p${e.process}, +${ev.time.toFixed(3)}ms): not summarized on the timeline`, '', rawText);
   }
-  if (mentionsRedacted) lines.push('', `(redacted: ${REDACTED_LEGEND})`);
-  process.stdout.write(`${lines.join('\n')}\n`);
-  return 0;
+  if (e.mentionsRedacted) lines.push('', `(redacted: ${REDACTED_LEGEND})`);
+  return lines.join('\n');
 }
 
 function rawEventText(ev: TraceEvent, requests: Map<number, { channel: string; index: number }>): string {

@@ -34,6 +34,20 @@ function parseLocation(at: string): { file: string; line: number; column?: numbe
 }
 
 export async function run(opts: WhyOptions): Promise<number> {
+  const result = await whyAnswer(opts);
+  if (opts.html) {
+    fs.writeFileSync(opts.html, renderHtml(result));
+  }
+  if (opts.json) process.stdout.write(`${JSON.stringify(result)}\n`);
+  else process.stdout.write(formatText(result) + (opts.html ? `\nwrote ${opts.html}\n` : ''));
+  return 0;
+}
+
+/** The answer `why --json` prints: the value at the hit, its lineage, the scope traced and the passes run. */
+export type WhyAnswerJson = Awaited<ReturnType<typeof whyAnswer>>;
+
+/** Replays (once to three times, see Scope in docs/provenance.md) and returns the lineage answer; UsageError for what cannot be answered. */
+export async function whyAnswer(opts: Pick<WhyOptions, 'location' | 'at' | 'expr' | 'hit' | 'maxNodes' | 'process' | 'scope' | 'control'>) {
   const loc = parseLocation(opts.at);
   const file = path.resolve(loc.file);
   if (!fs.existsSync(file)) throw new UsageError(`no source file ${loc.file}`);
@@ -107,12 +121,7 @@ export async function run(opts: WhyOptions): Promise<number> {
     lineage: answer.lineage,
     stats: { ...answer.stats, replayMs: passes.reduce((t, p) => t + p.ms, 0), passes },
   };
-  if (opts.html) {
-    fs.writeFileSync(opts.html, renderHtml(result));
-  }
-  if (opts.json) process.stdout.write(`${JSON.stringify(result)}\n`);
-  else process.stdout.write(formatText(result) + (opts.html ? `\nwrote ${opts.html}\n` : ''));
-  return 0;
+  return result;
 }
 
 /**

@@ -10,9 +10,24 @@ export const PRINT_FD = 3;
 
 export interface PrintRequest {
   plan: BreakpointPlan;
-  expr: string;
-  /** Only this hit is evaluated; null: every hit. */
+  /** The expression to evaluate at each hit; null: none (locals only). */
+  expr: string | null;
+  /** Only this hit is evaluated; null: every hit (or those of `range`). */
   hit: number | null;
+  /** Only hits from `first` to `last` (counted from 1) are evaluated. */
+  range?: { first: number; last: number };
+  /** The debugger thread stops setting breakpoints after this hit (the CLI ends the replay there). */
+  stopAfter: number | null;
+  /** Also report the paused frame's local variables (its local, block, closure and module scopes). */
+  locals?: boolean;
+}
+
+/** A variable of the paused frame, previewed as the inspector shows it. */
+export interface LocalVariable {
+  scope: string;
+  name: string;
+  value: string;
+  type: string;
 }
 
 /** Slots of the shared Int32Array between the program's thread and the debugger thread. */
@@ -26,6 +41,6 @@ export const enum PrintSlot {
 
 /** One line of the debugger thread's report, as JSON. */
 export type PrintReport =
-  | { type: 'hit'; hit: number; event: number; at: string; value?: string; valueType?: string; error?: string; skipped?: boolean }
+  | { type: 'hit'; hit: number; event: number; at: string; value?: string; valueType?: string; error?: string; skipped?: boolean; locals?: LocalVariable[] }
   | { type: 'moved'; line: number; script: string }
   | { type: 'error'; message: string };

@@ -8,7 +8,7 @@
 import * as fs from 'node:fs';
 import { Session } from 'node:inspector';
 import { workerData } from 'node:worker_threads';
-import { PRINT_FD, PrintSlot, type PrintReport, type PrintRequest } from './print-protocol.js';
+import { PRINT_FD, PrintSlot, type LocalVariable, type PrintReport, type PrintRequest } from './print-protocol.js';
 
 interface RemoteObject {
   type: string;
@@ -52,7 +52,32 @@ let movedReported = false;
 interface Paused {
   reason: string;
   hitBreakpoints?: string[];
-  callFrames: { callFrameId: string; url: string; location: { lineNumber: number; columnNumber: number } }[];
+  callFrames: { callFrameId: string; url: string; location: { lineNumber: number; columnNumber: number }; scopeChain: { type: string; object: RemoteObject & { objectId?: string } }[] }[];
+}
+
+/** Whether hit `n` is one to evaluate. */
+function wanted(n: number): boolean {
+  if (request.hit !== null) return n === request.hit;
+  if (request.range) return n >= request.range.first && n <= request.range.last;
+  return true;
+}
+
+/** Scopes whose variables are the program's own (the global object is not). */
+const LOCAL_SCOPES = new Set(['local', 'block', 'closure', 'catch', 'module', 'script']);
+/** At most this many variables per scope are reported. */
+const MAX_LOCALS = 100;
+
+async function localsOf(frame: Paused['callFrames'][number]): Promise<LocalVariable[]> {
+  const out: LocalVariable[] = [];
+  for (const scope of frame.scopeChain) {
+    if (!LOCAL_SCOPES.has(scope.type) || !scope.object.objectId) continue;
+    const r = await post<{ result: { name: string; value?: RemoteObject }[] }>('Runtime.getProperties', { objectId: scope.object.objectId, ownProperties: true, generatePreview: true });
+    for (const p of r.result.slice(0, MAX_LOCALS)) {
+      if (!p.value) continue;
+      out.push({ scope: scope.type, name: p.name, value: formatRemote(p.value), type: p.value.subtype ?? p.value.type });
+    }
+  }
+  return out;
 }
 
 session.on('Debugger.paused', (message) => {
@@ -72,8 +97,22 @@ async function onPause(p: Paused): Promise<void> {
   hits++;
   const event = Atomics.load(shared, PrintSlot.Event);
   const at = `${frame.url}:${frame.location.lineNumber + 1}:${frame.location.columnNumber + 1}`;
-  if (request.hit !== null && hits !== request.hit) {
+  if (!wanted(hits)) {
     report({ type: 'hit', hit: hits, event, at, skipped: true });
+    if (request.stopAfter !== null && hits >= request.stopAfter) await stop();
+    return;
+  }
+  let locals: LocalVariable[] | undefined;
+  if (request.locals) {
+    try {
+      locals = await localsOf(frame);
+    } catch {
+      locals = [];
+    }
+  }
+  if (expr === null) {
+    report({ type: 'hit', hit: hits, event, at, ...(locals ? { locals } : {}) });
+    if (request.stopAfter !== null && hits >= request.stopAfter) await stop();
     return;
   }
   try {
@@ -85,15 +124,18 @@ async function onPause(p: Paused): Promise<void> {
       generatePreview: true,
       silent: true,
     });
-    if (r.exceptionDetails) report({ type: 'hit', hit: hits, event, at, error: exceptionText(r.exceptionDetails) });
-    else report({ type: 'hit', hit: hits, event, at, value: formatRemote(r.result), valueType: r.result.subtype ?? r.result.type });
+    if (r.exceptionDetails) report({ type: 'hit', hit: hits, event, at, error: exceptionText(r.exceptionDetails), ...(locals ? { locals } : {}) });
+    else report({ type: 'hit', hit: hits, event, at, value: formatRemote(r.result), valueType: r.result.subtype ?? r.result.type, ...(locals ? { locals } : {}) });
   } catch (err) {
-    report({ type: 'hit', hit: hits, event, at, error: (err as Error).message });
+    report({ type: 'hit', hit: hits, event, at, error: (err as Error).message, ...(locals ? { locals } : {}) });
   }
-  if (request.hit !== null && hits >= request.hit) {
-    done = true;
-    for (const id of ours) await post('Debugger.removeBreakpoint', { breakpointId: id }).catch(() => {});
-  }
+  if (request.stopAfter !== null && hits >= request.stopAfter) await stop();
+}
+
+/** The hits asked for are reported: no more pauses while the CLI ends the replay. */
+async function stop(): Promise<void> {
+  done = true;
+  for (const id of ours) await post('Debugger.removeBreakpoint', { breakpointId: id }).catch(() => {});
 }
 
 function exceptionText(details: { text: string; exception?: RemoteObject }): string {

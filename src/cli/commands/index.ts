@@ -9,5 +9,6 @@ import { command as print } from './print.js';
 import { command as why } from './why.js';
 import { command as vscode } from './vscode.js';
 import { command as dap } from './dap.js';
+import { command as mcp } from './mcp.js';
 
-export const COMMANDS: readonly Command[] = [record, replay, info, show, print, why, vscode, dap];
+export const COMMANDS: readonly Command[] = [record, replay, info, show, print, why, vscode, dap, mcp];

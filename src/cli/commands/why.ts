@@ -4,7 +4,7 @@ import { wholeNumber } from '../args.js';
 import type { Command } from '../command.js';
 import { UsageError } from '../recording.js';
 
-const DEFAULT_MAX_NODES = 1_000_000;
+export const DEFAULT_MAX_NODES = 1_000_000;
 
 export const command: Command = {
   name: 'why',
