@@ -100,7 +100,7 @@ after(async () => {
 describe('retrace mcp: the recordings of a folder', () => {
   test('tools are listed, and the recordings are resources whose contents are their processes', async () => {
     const tools = (await client.listTools()).tools.map((t) => t.name).sort();
-    assert.deepEqual(tools, ['evaluate', 'event', 'failures', 'list_recordings', 'logpoint', 'overview', 'replay', 'source', 'timeline', 'why']);
+    assert.deepEqual(tools, ['evaluate', 'event', 'failures', 'last_write', 'list_recordings', 'logpoint', 'overview', 'replay', 'source', 'timeline', 'why']);
     const resources = (await client.listResources()).resources;
     const names = resources.map((r) => r.name).sort();
     assert.deepEqual(names, shopSkip ? ['agent', 'changed'] : ['agent', 'changed', 'shop']);
@@ -180,6 +180,13 @@ describe('retrace mcp on the AI agent demo (crashes on a prose answer)', () => {
     const w = await callJson('why', { recording: 'agent', at: 'examples/ai-agent/agent.mjs:36', expr: 'answer' });
     assert.equal(w.hit, 4);
     assert.ok(w.origins.some((o: string) => /HTTP response \(200 OK\) to POST http:\/\/127\.0\.0\.1:\d+\/v1\/chat\/completions, body, JSON \$\.choices\[0\]\.message\.content/.test(o)), JSON.stringify(w.origins));
+  });
+
+  test('last_write: the answer was stored by the declaration that awaited askModel', async () => {
+    const w = await callJson('last_write', { recording: 'agent', at: 'examples/ai-agent/agent.mjs:36', hit: 4, expr: 'answer' });
+    assert.match(w.value, /^"Sure! This message/);
+    assert.equal(w.stored, 'examples/ai-agent/agent.mjs:35:9');
+    assert.equal(w.op, 'await');
   });
 
   test('source: each line\'s hit count, as the run went (four messages, the fourth crashed)', async () => {
@@ -270,6 +277,15 @@ describe('retrace mcp on the shop demo (Express and PostgreSQL)', () => {
     assert.equal(expanded.lineage.value, cut.value);
     assert.ok(expanded.lineage.inputs.length > 0);
     assert.ok(expanded.lineage.inputs.every((n: { id: string }) => n.id.startsWith(`${cut.id}.`)));
+  });
+
+  test('last_write in a .ts file: the 0 total was stored by its declaration, made by the subtraction', async (t) => {
+    if (shopSkip) return t.skip(shopSkip);
+    const w = await callJson('last_write', { recording: 'shop', at: 'examples/shop/src/pricing.ts:54', hit: 3, expr: 'totalCents' });
+    assert.equal(w.value, '0');
+    assert.equal(w.stored, 'examples/shop/src/pricing.ts:53:9');
+    assert.equal(w.op, '-');
+    assert.equal(w.made, 'examples/shop/src/pricing.ts:53:22');
   });
 
   test('source of a .ts file through its source map: the hit counts of the pricing code', async (t) => {

@@ -18,7 +18,8 @@ import { DEFAULT_MAX_NODES } from '../cli/commands/why.js';
 import { whyAnswer, type WhyAnswerJson } from '../cli/why.js';
 import { lineHits, replayWithCoverage, type CoveredReplay } from '../inspect/coverage.js';
 import type { Entry } from '../inspect/entry.js';
-import { LocationError } from '../inspect/location.js';
+import { lastWrite, LastWriteError, type SourcePoint } from '../inspect/last-write.js';
+import { LocationError, parseLocation } from '../inspect/location.js';
 import { KIND_GROUPS } from '../inspect/timeline.js';
 import type { LineageNode } from '../provenance/tree.js';
 import { retraceVersion } from '../runtime/paths.js';
@@ -40,7 +41,7 @@ function json(value: unknown): CallToolResult {
 
 /** One sentence for an error: ours are one line already; anything else is cut to its first line. */
 function sentence(err: unknown): string {
-  if (err instanceof UsageError || err instanceof TraceError || err instanceof LocationError) return err.message;
+  if (err instanceof UsageError || err instanceof TraceError || err instanceof LocationError || err instanceof LastWriteError) return err.message;
   const first = (err instanceof Error ? err.message : String(err)).split('\n')[0]!;
   return `internal error: ${first}`;
 }
@@ -78,6 +79,8 @@ interface CutNode {
   value: string;
   op: string;
   at?: string;
+  /** Where the value was last stored (an assignment, a declaration, an argument). */
+  stored?: string;
   via?: number;
   imprecise?: true;
   summary?: true;
@@ -91,6 +94,7 @@ interface CutNode {
 function cutNode(n: LineageNode, id: string): CutNode {
   const c: CutNode = { id, value: n.value, op: n.op };
   if (n.at) c.at = n.at;
+  if (n.stored) c.stored = n.stored;
   if (n.via) c.via = n.via;
   if (n.imprecise) c.imprecise = true;
   if (n.summary) c.summary = true;
@@ -524,6 +528,46 @@ export function createServer(recordings: Recordings): McpServer {
         lineage: cut.tree,
         stats: { replayMs: answer.stats.replayMs, nodes: answer.stats.nodes },
         ...(cut.hidden ? { next: 'nodes with "more" have inputs left out: call why again with the same arguments and node: their id' } : {}),
+      });
+    }),
+  );
+
+  server.registerTool(
+    'last_write',
+    {
+      description:
+        'Where the value an expression reads at one hit of FILE:LINE was last stored: the assignment, declaration or argument that put it there, and the operation that made it (with the recorded input it came from, when it is one). ' +
+        'Answered by the provenance engine (one instrumented replay, as why); evaluate at the stored line shows the values there.',
+      inputSchema: {
+        recording: recordingParam,
+        at: atParam,
+        hit: z.number().int().min(1).optional().describe('Which time the line ran (from 1; default 1; logpoint lists them).'),
+        expr: z.string().min(1).describe('A variable or property (order.total), or any side-effect-free expression.'),
+        process: processParam,
+      },
+    },
+    tool(async (a: { recording?: string; at: string; hit?: number; expr: string; process?: number }) => {
+      const ref = recordings.resolve(a.recording);
+      checkExpression(a.expr);
+      const position = parseLocation(a.at);
+      const w = await lastWrite({ recording: path.resolve(ref.location), process: a.process, file: position.file, line: position.line, hit: a.hit ?? 1, expression: a.expr, cwd: process.cwd() });
+      const shown = (p: SourcePoint | null) => (p ? `${path.relative(process.cwd(), p.file) || p.file}:${p.line}:${p.column}` : null);
+      const stored = shown(w.stored);
+      return json({
+        at: a.at,
+        hit: a.hit ?? 1,
+        expr: w.expression,
+        value: w.value,
+        stored,
+        op: w.op,
+        made: shown(w.made),
+        origin: w.origin,
+        hits: w.hits,
+        complete: w.complete,
+        notes: w.notes,
+        next: stored
+          ? `evaluate at ${stored.replace(/:\d+$/, '')} shows the values where it was stored; why with the same at, expr and hit shows the whole lineage`
+          : 'stored is null: the value was not copied after it was made, so "made" is where it was computed and put in place; why with the same at, expr and hit shows the whole lineage',
       });
     }),
   );

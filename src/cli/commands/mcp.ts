@@ -10,7 +10,7 @@ export const command: Command = {
   usage: ['[RECORDING|FOLDER] [--cwd PROJECT]'],
   operands: [{ name: 'RECORDING|FOLDER', help: 'one recording, or a folder whose recordings (up to four levels down) are listed as resources (default: .)' }],
   options: [{ name: '--cwd', value: 'PROJECT', help: 'the project folder the recordings were made in: replays run there, and FOLDER is relative to it (default: the current folder)' }],
-  notes: ['Tools: overview, timeline, event, failures, logpoint, evaluate, why, source, replay, list_recordings. See docs/mcp.md for the configuration of Claude Code, Claude Desktop, VS Code and Cursor.'],
+  notes: ['Tools: overview, timeline, event, failures, logpoint, evaluate, why, last_write, source, replay, list_recordings. See docs/mcp.md for the configuration of Claude Code, Claude Desktop, VS Code and Cursor.'],
   async run(a) {
     const cwd = a.value('--cwd');
     if (cwd !== undefined) {
