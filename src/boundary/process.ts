@@ -123,6 +123,7 @@ function installEvents(engine: Engine, session: SessionContext): void {
       if (isExternalEvent(ev) && !engine.passthrough) engine.value(eventCh, () => [ev, ...args]);
       return emit(ev, ...args);
     }
+    if (ev === 'beforeExit' && !pumpDelivering && engine.replaying && engine.loopEmptied()) return true;
     if (isExternalEvent(ev) && !pumpDelivering) {
       // The program emitting one of these itself: it did so in the recording too.
       engine.value(eventCh, () => [ev, ...args]);
@@ -154,7 +155,7 @@ function installEvents(engine: Engine, session: SessionContext): void {
       } finally {
         pumpDelivering = false;
       }
-    });
+    }, (payload) => Array.isArray(payload) && payload[0] === 'beforeExit');
     // The recorded process ran out of work here and exited: exit the same way, running the exit
     // listeners, whose calls come next in the recording.
     engine.onUnsolicited(exitingCh, (code) => exitOnceOutputIsWritten(engine, code as number));

@@ -79,9 +79,13 @@ export async function record(opts: RecordOptions): Promise<number> {
       NODE_OPTIONS: withPreload(process.env.NODE_OPTIONS),
     },
   });
-  // The terminal sends Ctrl-C to the whole group: let the program decide, and wait for it.
+  // The terminal sends Ctrl-C to its whole foreground group, the program included: let the program
+  // decide, and wait for it. A SIGINT sent to this process alone (a supervisor, `timeout -s INT`,
+  // `kill -INT`) is passed on, as SIGTERM and SIGHUP are.
   const forward = (sig: NodeJS.Signals) => () => child.kill(sig);
-  process.on('SIGINT', () => {});
+  process.on('SIGINT', () => {
+    if (!inTerminalForeground()) child.kill('SIGINT');
+  });
   process.on('SIGTERM', forward('SIGTERM'));
   process.on('SIGHUP', forward('SIGHUP'));
 
@@ -150,4 +154,20 @@ function crashedProcesses(refs: TraceRef[]): string[] {
     else if (!end.signal && end.exitCode !== 0 && end.exitCode !== null) out.push(`${what} exited with status ${end.exitCode}`);
   }
   return out;
+}
+
+/**
+ * Whether this process is in the foreground process group of a terminal, where a Ctrl-C reaches
+ * the program directly (from /proc/self/stat: the controlling terminal and its foreground group).
+ */
+function inTerminalForeground(): boolean {
+  try {
+    const stat = fs.readFileSync('/proc/self/stat', 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const [pgrp, ttyNr, tpgid] = [Number(fields[2]), Number(fields[4]), Number(fields[5])];
+    return ttyNr !== 0 && tpgid === pgrp;
+  } catch {
+    // Not Linux: assume a terminal when there is one, as before.
+    return process.stdin.isTTY === true;
+  }
 }

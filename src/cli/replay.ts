@@ -35,11 +35,16 @@ export function prepareReplay(opts: ReplayOptions): PreparedReplay {
   const replayRoot = replayRootFor(header.cwd, header.argv[1], refs);
   const mapPath = (p: string) => (p === header.cwd || p.startsWith(header.cwd + path.sep) ? replayRoot + p.slice(header.cwd.length) : p);
 
-  const script = header.argv[1];
-  const scriptArgs: string[] = [];
-  if (script !== undefined) {
+  // `node -e CODE a b` and `node -p`: the code is in execArgv and argv[1] is already an argument;
+  // `node - a b` reads its script from stdin, which the recording holds.
+  const inline = runsInlineCode(header.execArgv);
+  const script = inline ? undefined : header.argv[1];
+  const scriptArgs: string[] = inline ? header.argv.slice(1) : [];
+  if (script === '-') {
+    scriptArgs.push(script, ...header.argv.slice(2));
+  } else if (script !== undefined) {
     const mapped = mapPath(script);
-    if (!fs.existsSync(mapped)) {
+    if (!mainModuleExists(mapped)) {
       throw new UsageError(`the recorded program ${mapped} is not here: run replay from the project folder the recording was made in`);
     }
     scriptArgs.push(mapped, ...header.argv.slice(2));
@@ -64,13 +69,30 @@ export function prepareReplay(opts: ReplayOptions): PreparedReplay {
 export async function replay(opts: ReplayOptions): Promise<number> {
   const { header, replayRoot, args, env } = prepareReplay(opts);
   say(`replaying process ${header.process}: ${[path.basename(header.argv[0] ?? 'node'), ...header.execArgv, ...header.argv.slice(1)].join(' ')}`);
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'inherit', 'inherit'], env, cwd: replayRoot });
+  // Standard input comes from the recording; fd 0 is an empty pipe, not /dev/null, so that streams
+  // the program opens on it (`new tty.WriteStream(0)`) work as they did on a piped stdin.
+  const child = spawn(process.execPath, args, { stdio: ['pipe', 'inherit', 'inherit'], env, cwd: replayRoot });
+  child.stdin?.on('error', () => {}).end();
   process.on('SIGINT', () => {});
   const { code, signal } = await new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve, reject) => {
     child.on('error', reject);
     child.on('exit', (c, s) => resolve({ code: c, signal: s }));
   });
   return exitLike(code, signal);
+}
+
+/** Whether node's options run code given on the command line (`-e`, `--eval`, `-p`, `--print`) instead of a file. */
+function runsInlineCode(execArgv: string[]): boolean {
+  return execArgv.some((a) => /^(-e|-p|-pe|-ep|--eval|--print)(=|$)/.test(a));
+}
+
+/**
+ * Whether the main module is here as Node would find it: `node lib/cli/bin` runs `lib/cli/bin.js`
+ * and argv[1] keeps the name without its extension (a folder runs its package main or index).
+ */
+function mainModuleExists(file: string): boolean {
+  if (fs.existsSync(file)) return true;
+  return ['.js', '.cjs', '.mjs', '.json', '.node', '.ts', '.cts', '.mts'].some((ext) => fs.existsSync(file + ext));
 }
 
 /**
@@ -89,6 +111,6 @@ function replayRootFor(recordedCwd: string, script: string | undefined, refs: Tr
   const relative = path.relative(rootCwd, recordedCwd);
   if (relative === '' || relative.startsWith('..') || path.isAbsolute(relative)) return here;
   const inSubfolder = path.join(here, relative);
-  const found = (root: string) => script !== undefined && fs.existsSync(script.startsWith(recordedCwd + path.sep) ? root + script.slice(recordedCwd.length) : script);
+  const found = (root: string) => script !== undefined && mainModuleExists(script.startsWith(recordedCwd + path.sep) ? root + script.slice(recordedCwd.length) : script);
   return !found(here) && found(inSubfolder) ? inSubfolder : here;
 }

@@ -61,9 +61,11 @@ export interface Engine {
   forget(reqId: number): void;
   /**
    * Replay: `handler` delivers unsolicited value events of `channel` (signals, IPC messages) when the
-   * recording reaches them and the program is idle.
+   * recording reaches them and the program is idle. Where `afterLoopEmpties` says so for an event
+   * ('beforeExit': the recorded loop ran out of work), it is delivered only once the replay's event
+   * loop has emptied too: native work Node does not list may still be running.
    */
-  onUnsolicited(channel: number, handler: DeliveryHandler): void;
+  onUnsolicited(channel: number, handler: DeliveryHandler, afterLoopEmpties?: (value: unknown) => boolean): void;
 
   /**
    * Replay: real work is running that the recording is waiting for (deterministic work run live,
@@ -100,6 +102,12 @@ export interface Engine {
   checkEnd(code: number): void;
   /** Replay: the program's exit is under way; the sequencer delivers nothing more. */
   finish(): void;
+  /**
+   * Replay: Node emits 'beforeExit' on its own, the replay's event loop has emptied. Delivers the
+   * recorded 'beforeExit' in its place when the recording's loop emptied here too (returns true),
+   * reports the program idle when the sequencer was waiting on it, else returns false.
+   */
+  loopEmptied(): boolean;
 
   /** Replay: stops with a divergence report. Never returns. */
   diverge(what: string, attempted?: string): never;

@@ -37,6 +37,9 @@ export class Recorder extends EngineBase implements Engine {
   checkEnd(_code: number): void {}
 
   finish(): void {}
+  loopEmptied(): boolean {
+    return false;
+  }
 
   float(channel: number, live: () => number): number {
     const v = live();
@@ -99,7 +102,7 @@ export class Recorder extends EngineBase implements Engine {
   deliverIfNext(_reqId: number): boolean {
     return false;
   }
-  onUnsolicited(_channel: number, _handler: DeliveryHandler): void {}
+  onUnsolicited(_channel: number, _handler: DeliveryHandler, _afterLoopEmpties?: (value: unknown) => boolean): void {}
 
   realWork(): () => void {
     return () => {};

@@ -189,9 +189,13 @@ export class Replayer extends EngineBase implements Engine {
     return true;
   }
 
-  onUnsolicited(channel: number, handler: DeliveryHandler): void {
+  onUnsolicited(channel: number, handler: DeliveryHandler, afterLoopEmpties?: (value: unknown) => boolean): void {
     this.unsolicited.set(this.names[channel]!, handler);
+    if (afterLoopEmpties) this.afterLoopEmpties.set(this.names[channel]!, afterLoopEmpties);
   }
+  private readonly afterLoopEmpties = new Map<string, (value: unknown) => boolean>();
+  /** Set while Node emits a live 'beforeExit': the replay's loop has emptied. */
+  private loopEmpty = false;
 
   realWork(): () => void {
     this.realWorkInFlight++;
@@ -214,7 +218,11 @@ export class Replayer extends EngineBase implements Engine {
   // ---- the sequencer ----
 
   schedulePump(): void {
-    if (this.pumpScheduled || this.finished) return;
+    if (this.finished) return;
+    // Waiting for hidden native work on an unref'd timer holds the loop open for nothing: a
+    // request made meanwhile must be served from a real turn, or the loop could empty first.
+    if (this.pumpScheduled && !this.idleWaiting) return;
+    this.idleWaiting = false;
     this.pumpScheduled = true;
     real.setImmediate(this.pump);
   }
@@ -270,6 +278,10 @@ export class Replayer extends EngineBase implements Engine {
       }
     } else if (ev.kind === 'value') {
       const handler = this.unsolicited.get(ev.channel.name);
+      if (handler && !this.loopEmpty && this.afterLoopEmpties.get(ev.channel.name)?.(ev.value)) {
+        this.waitForEmptyLoop(ev);
+        return;
+      }
       if (handler) {
         this.take();
         this.stalledSince = 0;
@@ -282,6 +294,63 @@ export class Replayer extends EngineBase implements Engine {
   };
 
   private afterThrow = false;
+
+  /** The event at which the program looked idle, while the sequencer waits for hidden native work. */
+  private idleAt = -1;
+  private idleSince = 0;
+  private idleWaiting = false;
+  private readonly idlePoll = (): void => {
+    if (!this.idleWaiting) return; // a real turn was scheduled meanwhile
+    this.idleWaiting = false;
+    this.pump();
+  };
+
+  /**
+   * Node found the event loop empty (it is emitting 'beforeExit' on its own). While the sequencer
+   * waits for hidden native work that means there was none: the program went idle where the
+   * recording goes on. Returns false when the sequencer was not waiting so.
+   */
+  loopEmptied(): boolean {
+    const ev = this.peek();
+    if (!ev || ev.index !== this.idleAt || this.finished) return false;
+    if (ev.kind === 'value' && this.afterLoopEmpties.get(ev.channel.name)?.(ev.value)) {
+      // The recorded loop emptied here too: deliver its event now, in place of the live one.
+      this.loopEmpty = true;
+      try {
+        this.idleWaiting = false;
+        this.pump();
+      } finally {
+        this.loopEmpty = false;
+      }
+      return true;
+    }
+    this.diverge(`the program went idle, but the recording continues with event ${ev.index}: ${this.describeEvent(ev)}`);
+  }
+
+  /**
+   * The recording's loop ran out of work at `ev`; wait, on an unref'd timer, until the replay's
+   * loop empties too (Node then emits 'beforeExit' and the process boundary calls loopEmptied), or
+   * the program makes progress. Live work that outlasts the stall time does not hold it forever.
+   */
+  private waitForEmptyLoop(ev: TraceEvent): void {
+    const now = real.dateNow();
+    if (this.idleAt !== ev.index) {
+      this.idleAt = ev.index;
+      this.idleSince = now;
+    }
+    if (now - this.idleSince >= this.options.stallMs) {
+      this.loopEmpty = true;
+      try {
+        this.pump();
+      } finally {
+        this.loopEmpty = false;
+      }
+      return;
+    }
+    this.pumpScheduled = true;
+    this.idleWaiting = true;
+    real.setTimeout(this.idlePoll, 5).unref();
+  }
 
   private runHandler(scope: AsyncResource | null, handler: DeliveryHandler, payload: unknown): void {
     this.afterThrow = true;
@@ -301,6 +370,23 @@ export class Replayer extends EngineBase implements Engine {
       this.polling = true;
       real.setTimeout(this.poll, 1);
       return;
+    }
+    if (!realWork) {
+      // Native addons' thread-pool work (N-API async work: bcrypt's hash, rollup's parser) is not
+      // in getActiveResourcesInfo, yet keeps the event loop alive. Wait on an unref'd timer: while
+      // such work is in flight the loop stays up and its completion lets the program reach the
+      // event; with nothing in flight the loop empties, Node emits 'beforeExit', and the process
+      // boundary calls wentIdle().
+      if (this.idleAt !== ev.index) {
+        this.idleAt = ev.index;
+        this.idleSince = now;
+      }
+      if (now - this.idleSince < this.options.stallMs) {
+        this.pumpScheduled = true;
+        this.idleWaiting = true;
+        real.setTimeout(this.idlePoll, 5).unref();
+        return;
+      }
     }
     const expected = this.describeEvent(ev);
     if (realWork) {
