@@ -15,4 +15,5 @@ export default {
       { method: 'DELETE', path: '/posts/2' },
       { path: '/posts?title_like=ch' },
     ]),
+  ci: true,
 };
