@@ -377,3 +377,59 @@ test('a program that computes on a redacted value stops in replay with a diverge
   assert.equal(why.status, 0, describeRun(why));
   assert.match(why.stdout, /env API_KEY, redacted/);
 });
+
+const DB_LOGINS_APP = `
+const out = [];
+if (process.env.REDIS_TEST) {
+  const Redis = (await import('ioredis')).default;
+  // A password the server does not require: ioredis sends AUTH, is told none is set, and goes on.
+  const redis = new Redis({ host: '127.0.0.1', port: 6379, password: process.env.REDIS_PASSWORD, lazyConnect: true, maxRetriesPerRequest: 0 });
+  await redis.connect();
+  await redis.set(process.env.KEY, 'v1');
+  out.push('redis ' + (await redis.get(process.env.KEY)));
+  await redis.del(process.env.KEY);
+  redis.disconnect();
+}
+if (process.env.MYSQL_TEST) {
+  const mysql = (await import('mysql2/promise')).default;
+  try {
+    await mysql.createConnection({ host: '127.0.0.1', port: 3306, user: 'root', password: process.env.MYSQL_PASSWORD, database: 'test' });
+    out.push('mysql connected');
+  } catch (err) {
+    out.push('mysql ' + err.code);
+  }
+}
+console.log(out.join('\\n'));
+`;
+
+test('database logins: the Redis AUTH password and the MySQL handshake auth response are not stored; replay matches', async (t) => {
+  const redis: Record<string, string> = (await serverListening(6379)) ? { REDIS_TEST: '1' } : {};
+  const mysql: Record<string, string> = (await serverListening(3306)) ? { MYSQL_TEST: '1' } : {};
+  if (!redis.REDIS_TEST && !mysql.MYSQL_TEST) return t.skip('neither Redis (127.0.0.1:6379) nor MariaDB (127.0.0.1:3306) is listening');
+  const secrets = { REDIS_PASSWORD: secret('redis_'), MYSQL_PASSWORD: secret('mysql_') };
+  const dir = libraryWorkdir({ 'app.mjs': DB_LOGINS_APP });
+  // The environment is redacted by name; what the clients write on their sockets (the AUTH
+  // command, the handshake) is the protocol rules' to keep out.
+  const env: Record<string, string> = { REDIS_PASSWORD: secrets.REDIS_PASSWORD, MYSQL_PASSWORD: secrets.MYSQL_PASSWORD, KEY: `retrace_redact_${process.pid}_${Date.now()}`, ...redis, ...mysql };
+  const recorded = record(dir, [process.execPath, 'app.mjs'], { env });
+  assert.equal(recorded.status, 0, describeRun(recorded));
+  if (redis.REDIS_TEST) assert.match(recorded.stdout, /redis v1/);
+  if (mysql.MYSQL_TEST) assert.match(recorded.stdout, /mysql ER_ACCESS_DENIED_ERROR/);
+  assertAbsent(decodedRecording(dir), secrets, 'the recording');
+  if (mysql.MYSQL_TEST) {
+    // The handshake response's auth data (a scramble of the password, not the password itself)
+    // must be a placeholder too.
+    const { TraceFile } = await import('../src/core/trace/reader.js');
+    const trace = TraceFile.open(path.join(dir, 'recording', 'p0.rtrc'));
+    const writes = [...trace.events()].filter((e) => e.kind === 'call' && e.channel.name === 'net.write').map((e) => (e as { args: [number, Buffer] }).args[1]);
+    const response = writes.find((b) => Buffer.isBuffer(b) && b.length > 36 && b[3] === 1 && b.readUIntLE(0, 3) === b.length - 4);
+    assert.ok(response, 'the MySQL handshake response was recorded');
+    const userEnd = response.indexOf(0, 36);
+    const authLength = response[userEnd + 1]!;
+    assert.ok(authLength > 0);
+    assert.match(response.toString('latin1', userEnd + 2, userEnd + 2 + authLength), /^(redacted\d+\**|\**\d*)$/);
+  }
+  const replayed = replay(dir, [], { offline: true });
+  assert.equal(replayed.status, 0, describeRun(replayed));
+  assert.equal(replayed.stdout, recorded.stdout);
+});
