@@ -48,7 +48,10 @@ function assertAbsent(haystack: Buffer | string, secrets: Record<string, string>
   }
 }
 
-/** `retrace show` in all its forms: the timeline, its JSON, and every event in full (text and JSON). */
+/**
+ * `retrace show` in all its forms: the timeline and its JSON, every event in full, and the JSON of
+ * every event that holds a redacted value (where another rendering of the same bytes could leak).
+ */
 async function allShowOutputs(dir: string): Promise<string[]> {
   const timeline = retrace(dir, ['show', '--all', '--no-pager']);
   const json = retrace(dir, ['show', '--all', '--json']);
@@ -56,16 +59,19 @@ async function allShowOutputs(dir: string): Promise<string[]> {
   assert.equal(json.status, 0, describeRun(json));
   const outputs = [timeline.stdout, json.stdout];
   const info = JSON.parse(retrace(dir, ['info', '--json']).stdout) as { process: number; events: number }[];
-  const jobs: [string, number][] = [];
-  for (const p of info) for (let n = 0; n < p.events; n++) jobs.push([String(p.process), n]);
-  // Four at a time: each is a short CLI run.
   const run = (args: string[]) => new Promise<string>((resolve, reject) => {
     execFile(process.execPath, [cli, ...args], { cwd: dir, maxBuffer: 64 << 20, encoding: 'utf8' }, (err, stdout, stderr) => (err ? reject(new Error(`${args.join(' ')}: ${stderr}`)) : resolve(stdout)));
   });
-  for (let i = 0; i < jobs.length; i += 4) {
-    const batch = jobs.slice(i, i + 4).flatMap(([p, n]) => [run(['show', '--process', p, '--event', String(n)]), run(['show', '--process', p, '--event', String(n), '--json'])]);
-    outputs.push(...(await Promise.all(batch)));
-  }
+  // Several at a time: each is a short CLI run.
+  const inBatches = async (jobs: string[][]) => {
+    const out: string[] = [];
+    for (let i = 0; i < jobs.length; i += 8) out.push(...(await Promise.all(jobs.slice(i, i + 8).map(run))));
+    return out;
+  };
+  const events = info.flatMap((p) => Array.from({ length: p.events }, (_, n) => ['show', '--process', String(p.process), '--event', String(n)]));
+  const texts = await inBatches(events);
+  outputs.push(...texts);
+  outputs.push(...(await inBatches(events.filter((_, i) => texts[i]!.includes('(redacted:')).map((args) => [...args, '--json']))));
   return outputs;
 }
 
@@ -94,8 +100,11 @@ function freePort(): Promise<number> {
   });
 }
 
-/** A fresh cluster whose TCP connections authenticate with a cleartext password; or why not. */
-async function startCluster(password: string): Promise<Cluster | string> {
+/**
+ * A fresh cluster whose TCP connections authenticate with a cleartext password (role postgres),
+ * and with SCRAM-SHA-256 for the role app_scram; or why not.
+ */
+async function startCluster(password: string, scramPassword: string): Promise<Cluster | string> {
   const bin = postgresBin();
   if (!bin) return 'initdb is not installed (/usr/lib/postgresql/*/bin): install PostgreSQL to run this test';
   if (process.getuid?.() !== 0) return 'starting a PostgreSQL cluster needs root (runuser -u postgres)';
@@ -111,6 +120,11 @@ async function startCluster(password: string): Promise<Cluster | string> {
   const options = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c shared_buffers=16MB`;
   const start = as('pg_ctl', ['-D', path.join(dir, 'data'), '-l', path.join(dir, 'log'), '-w', '-o', options, 'start']);
   if (start.status !== 0) throw new Error(`pg_ctl start failed: ${start.stderr}\n${fs.readFileSync(path.join(dir, 'log'), 'utf8')}`);
+  const role = as('psql', ['-h', dir, '-p', String(port), '-U', 'postgres', '-d', 'postgres', '-v', 'ON_ERROR_STOP=1', '-c', `CREATE ROLE app_scram LOGIN PASSWORD '${scramPassword}'`]);
+  if (role.status !== 0) throw new Error(`psql failed: ${role.stderr}`);
+  const hba = path.join(dir, 'data', 'pg_hba.conf');
+  fs.writeFileSync(hba, `host all app_scram 127.0.0.1/32 scram-sha-256\n${fs.readFileSync(hba, 'utf8')}`);
+  as('pg_ctl', ['-D', path.join(dir, 'data'), 'reload']);
   return {
     port,
     stop() {
@@ -153,6 +167,11 @@ const server = http.createServer(async (req, res) => {
   await db.connect();
   const { rows } = await db.query('SELECT current_user AS who, $1::text AS note', [json.user]);
   await db.end();
+  // The same with SCRAM-SHA-256, the password in PGPASSWORD.
+  const scram = new pg.Client({ host: '127.0.0.1', port: Number(env.PG_PORT), user: 'app_scram', database: 'postgres' });
+  await scram.connect();
+  rows[0].scram = (await scram.query('SELECT current_user AS who')).rows[0].who;
+  await scram.end();
   res.setHeader('set-cookie', 'sid=' + env.SESSION_SECRET + '; HttpOnly');
   res.setHeader('content-type', 'application/json');
   res.end(JSON.stringify({ checks, upstream, db: rows[0] }));
@@ -176,7 +195,7 @@ const server = http.createServer((req, res) => {
 server.listen(0, '127.0.0.1', () => console.log('listening', server.address().port));
 `;
 
-test('a recording holds no secret: environment, headers, cookies, JSON body, a token forwarded upstream, a PostgreSQL password; replay matches', async (t) => {
+test('a recording holds no secret: environment, headers, cookies, JSON body, a token forwarded upstream, PostgreSQL passwords (cleartext and SCRAM); replay matches', async (t) => {
   const secrets = {
     API_KEY: secret('ak_'),
     CLIENT_TOKEN: secret('ct_'),
@@ -184,8 +203,9 @@ test('a recording holds no secret: environment, headers, cookies, JSON body, a t
     APP_PASSWORD: secret('pw_'),
     UPSTREAM_TOKEN: secret('ut_'),
     PG_PASSWORD: secret('pg_'),
+    SCRAM_PASSWORD: secret('scram_'),
   };
-  const cluster = await startCluster(secrets.PG_PASSWORD);
+  const cluster = await startCluster(secrets.PG_PASSWORD, secrets.SCRAM_PASSWORD);
   if (typeof cluster === 'string') return t.skip(cluster);
   try {
     const dir = libraryWorkdir({ 'app.mjs': SERVER_APP, 'upstream.mjs': UPSTREAM });
@@ -197,6 +217,8 @@ test('a recording holds no secret: environment, headers, cookies, JSON body, a t
       APP_PASSWORD: secrets.APP_PASSWORD,
       UPSTREAM_PORT: String(upstream.port),
       DATABASE_URL: `postgres://postgres:${secrets.PG_PASSWORD}@127.0.0.1:${cluster.port}/postgres`,
+      PG_PORT: String(cluster.port),
+      PGPASSWORD: secrets.SCRAM_PASSWORD,
     };
     const server = await startServer(dir, 'app.mjs', { env });
     const reply = await new Promise<{ status: number; body: string; setCookie: string[] }>((resolve, reject) => {
@@ -221,7 +243,7 @@ test('a recording holds no secret: environment, headers, cookies, JSON body, a t
     assert.deepEqual(JSON.parse(reply.body), {
       checks: { apiKey: true, bearer: true, cookie: true, password: true, wrongPassword: false },
       upstream: { tokenOk: true },
-      db: { who: 'postgres', note: 'ann' },
+      db: { who: 'postgres', note: 'ann', scram: 'app_scram' },
     });
     assert.deepEqual(reply.setCookie, [`sid=${secrets.SESSION_SECRET}; HttpOnly`]);
 

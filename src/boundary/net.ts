@@ -591,9 +591,11 @@ export function socketDelivery(st: SockState, p: any[]): void {
     case K.DATA: {
       sock._unrefTimer();
       if (sock.destroyed) return;
-      const buf = p[2] as Buffer;
-      // The redaction parsers follow both directions, as they did when recording.
-      redaction()?.socket(st).redactReceived(buf);
+      const recorded = p[2] as Buffer;
+      // The redaction parsers follow both directions, as they did when recording (and stand in
+      // for a redacted value replay can compute: redaction/scram.ts).
+      const r = redaction();
+      const buf = r ? r.socket(st).replayReceived(recorded) : recorded;
       st.bytesRead += buf.length;
       sock.push(buf);
       return;

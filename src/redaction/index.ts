@@ -15,7 +15,7 @@ export class Redaction {
   readonly table = new SecretTable();
   private readonly sockets = new WeakMap<object, SocketRedactor>();
 
-  constructor(readonly rules: RedactionRules) {}
+  constructor(readonly rules: RedactionRules, readonly replaying = false) {}
 
   env(env: Record<string, string | undefined>): Record<string, string | undefined> {
     return redactEnv(env, this.rules, this.table);
@@ -24,7 +24,7 @@ export class Redaction {
   /** The redactor of one socket (keyed by the boundary's state object for it). */
   socket(key: object): SocketRedactor {
     let r = this.sockets.get(key);
-    if (!r) this.sockets.set(key, (r = new SocketRedactor(this.table, this.rules)));
+    if (!r) this.sockets.set(key, (r = new SocketRedactor(this.table, this.rules, this.replaying)));
     return r;
   }
 
@@ -48,8 +48,8 @@ export class Redaction {
 let active: Redaction | null = null;
 
 /** Turns redaction on for this process (config null: recorded with --no-redact, nothing redacted). */
-export function startRedaction(config: RedactConfig | null): Redaction | null {
-  active = config ? new Redaction(new RedactionRules(config)) : null;
+export function startRedaction(config: RedactConfig | null, replaying = false): Redaction | null {
+  active = config ? new Redaction(new RedactionRules(config), replaying) : null;
   return active;
 }
 

@@ -12,6 +12,7 @@
 // runs the same parsers over the bytes the program writes and gets the same spans.
 import type { RedactionRules } from './rules.js';
 import type { SecretTable } from './secrets.js';
+import { noteClientScram, scramServerFinal, type ScramExchange } from './scram.js';
 
 /** A span of a chunk that was redacted. */
 export interface Slot {
@@ -22,7 +23,11 @@ export interface Slot {
 type Op =
   | { op: 'need'; n: number }
   | { op: 'skip'; n: number }
-  | { op: 'secret'; n: number }
+  /**
+   * Secret bytes. `capture`: also hand them to the parser (replay only: what the program wrote).
+   * `replace`: replay only, bytes to deliver instead of the recorded placeholder (same length).
+   */
+  | { op: 'secret'; n: number; capture?: boolean; replace?: (() => Buffer | null) | undefined }
   /** The current line: `whole` when its end ('\n') is in this chunk. Consumes nothing. */
   | { op: 'line' }
   /** The rest of a line that straddles chunks, through '\n': returned (capped); `fill` stars it. */
@@ -38,6 +43,13 @@ interface Line {
 }
 
 type Parser = Generator<Op, void, any>;
+
+interface MarkedSlot {
+  start: number;
+  end: number;
+  fill: boolean;
+  replace?: (() => Buffer | null) | undefined;
+}
 
 const MAX_LINE = 16 * 1024;
 
@@ -71,14 +83,14 @@ class Direction {
   }
 
   /** Runs the parser over one chunk; returns the spans to replace. */
-  feed(chunk: Buffer, slots: { start: number; end: number; fill: boolean }[]): void {
+  feed(chunk: Buffer, slots: MarkedSlot[]): void {
     let pos = 0;
     // Zero-length operations complete without bytes.
     for (let guard = 0; this.op && guard < 1_000_000; guard++) {
       const op = this.op;
       if (op.op === 'rest') return;
       if ((op.op === 'need' || op.op === 'skip' || op.op === 'secret' || op.op === 'body') && this.left === 0) {
-        this.advance(op.op === 'need' ? Buffer.concat(this.gathered, this.gatheredLength) : undefined);
+        this.advance(op.op === 'need' || (op.op === 'secret' && op.capture) ? Buffer.concat(this.gathered, this.gatheredLength) : undefined);
         continue;
       }
       if (pos >= chunk.length) return;
@@ -100,7 +112,11 @@ class Direction {
         case 'secret': {
           const k = Math.min(this.left, chunk.length - pos);
           const whole = !this.straddling && k === this.left;
-          if (k > 0) slots.push({ start: pos, end: pos + k, fill: !whole });
+          if (k > 0) slots.push({ start: pos, end: pos + k, fill: !whole, replace: whole ? op.replace : undefined });
+          if (op.capture) {
+            this.gathered.push(chunk.subarray(pos, pos + k));
+            this.gatheredLength += k;
+          }
           this.straddling = true;
           this.left -= k;
           pos += k;
@@ -141,9 +157,37 @@ class Direction {
 export class SocketRedactor {
   private readonly received = new Direction();
   private readonly sent = new Direction();
-  private readonly state: PairState = { protocol: null, pgAwaitingSsl: false, pgAuth: 0, pgColumns: null, mysqlAuth: true, httpMethods: [] };
+  private readonly state: PairState;
 
-  constructor(private readonly table: SecretTable, private readonly rules: RedactionRules) {}
+  constructor(private readonly table: SecretTable, private readonly rules: RedactionRules, replaying = false) {
+    this.state = { protocol: null, pgAwaitingSsl: false, pgAuth: 0, pgColumns: null, mysqlAuth: true, httpMethods: [], replaying, scram: {} };
+  }
+
+  /**
+   * Replay: the recorded bytes the program is about to receive, followed by the parsers as when
+   * recording; where the recording holds a placeholder that replay can stand in for (the
+   * PostgreSQL server's SCRAM signature, computed for the password the program used), the bytes
+   * to deliver instead.
+   */
+  replayReceived(bytes: Buffer): Buffer {
+    if (bytes.length === 0) return bytes;
+    const dir = this.received;
+    if (!dir.started) this.detect(dir, this.sent, bytes);
+    const slots: MarkedSlot[] = [];
+    try {
+      dir.feed(bytes, slots);
+    } catch {
+      dir.start(opaque());
+    }
+    let out = bytes;
+    for (const s of slots) {
+      const replacement = s.replace?.();
+      if (!replacement || replacement.length !== s.end - s.start) continue;
+      if (out === bytes) out = Buffer.from(bytes);
+      replacement.copy(out, s.start);
+    }
+    return out;
+  }
 
   /** Bytes the program received; a redacted copy, or the same buffer when nothing is secret. */
   redactReceived(bytes: Buffer, slots?: Slot[]): Buffer {
@@ -158,7 +202,7 @@ export class SocketRedactor {
   private run(dir: Direction, other: Direction, bytes: Buffer, out?: Slot[]): Buffer {
     if (bytes.length === 0) return bytes;
     if (!dir.started) this.detect(dir, other, bytes);
-    const slots: { start: number; end: number; fill: boolean }[] = [];
+    const slots: MarkedSlot[] = [];
     try {
       dir.feed(bytes, slots);
     } catch {
@@ -215,6 +259,9 @@ interface PairState {
   mysqlAuth: boolean;
   /** Methods of HTTP requests whose responses are still to come (HEAD and CONNECT responses differ). */
   httpMethods: string[];
+  replaying: boolean;
+  /** Replay: the SCRAM exchange as the program made it (scram.ts). */
+  scram: ScramExchange;
 }
 
 function* opaque(): Parser {
@@ -411,7 +458,7 @@ export class JsonScanner {
     return this.stack.map((f) => f.key);
   }
 
-  feed(chunk: Buffer, from: number, to: number, slots: { start: number; end: number; fill: boolean }[]): void {
+  feed(chunk: Buffer, from: number, to: number, slots: MarkedSlot[]): void {
     let i = from;
     if (this.state === J.String && this.secret) this.stringStart = from;
     for (; i < to && this.state !== J.Failed; i++) {
@@ -530,6 +577,10 @@ function* pgFrontend(st: PairState): Parser {
       if (cstring && length > 5) {
         yield { op: 'secret', n: length - 5 };
         yield { op: 'skip', n: 1 };
+      } else if (st.replaying && (st.pgAuth === 10 || st.pgAuth === 11) && length < 1 << 16) {
+        // Replay: what the program wrote for SCRAM, to stand in for the server's signature.
+        const payload: Buffer = yield { op: 'secret', n: length - 4, capture: true };
+        noteClientScram(st.scram, payload, st.pgAuth === 10);
       } else yield { op: 'secret', n: length - 4 };
     } else yield { op: 'skip', n: length - 4 };
   }
@@ -552,8 +603,11 @@ function* pgBackend(st: PairState, rules: RedactionRules): Parser {
       const code: Buffer = yield { op: 'need', n: 4 };
       st.pgAuth = code.readUInt32BE(0);
       // AuthenticationSASLFinal: the server's signature, from which a password can be guessed offline.
-      if (st.pgAuth === 12) yield { op: 'secret', n: length - 8 };
-      else yield { op: 'skip', n: length - 8 };
+      if (st.pgAuth === 12) yield { op: 'secret', n: length - 8, replace: st.replaying ? () => scramServerFinal(st.scram) : undefined };
+      else if (st.pgAuth === 11 && st.replaying && length < 1 << 16) {
+        const serverFirst: Buffer = yield { op: 'need', n: length - 8 };
+        st.scram.serverFirst = serverFirst.toString('utf8');
+      } else yield { op: 'skip', n: length - 8 };
       if (st.pgAuth === 0) st.pgAuth = -1;
     } else if (type === 0x54 /* T */ && rules.hasSqlColumns && length < 1 << 20) {
       const body: Buffer = yield { op: 'need', n: length - 4 };

@@ -79,7 +79,7 @@ export function startReplay(traceFile: string): void {
   }
   const header = trace.header;
   // What the program writes is redacted as the recording was, before it is compared.
-  startRedaction(header.redaction ?? null);
+  startRedaction(header.redaction ?? null, true);
   const replayRoot = process.env[ENV.replayRoot] ?? real.processCwd();
   const engine = new Replayer(trace, {
     recordedRoot: header.cwd,
