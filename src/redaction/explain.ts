@@ -74,3 +74,26 @@ export function describeRedacted(_recorded: Buffer, _now: Buffer, _at: number): 
   return `a redacted value was involved: the program computed ${last.what} from ${last.origin}, redacted${last.location ? `, at ${last.location}` : ''}; ` +
     'replay cannot reproduce bytes computed from a value the recording does not hold (record with --no-redact, or leave this value out of the rules)';
 }
+
+/**
+ * Replay: TLS runs nowhere (sockets are stand-ins), but Node still builds a secure context from the
+ * options a program passes to https.createServer, tls.connect... A private key the recording holds
+ * as a placeholder cannot be parsed, so it is left out of the context: the rest (certificates, CA)
+ * is built as given.
+ */
+export function tolerateRedactedKeys(): void {
+  const tls = createRequire(import.meta.url)('node:tls') as typeof import('node:tls');
+  const createSecureContext = tls.createSecureContext;
+  const redacted = (v: unknown): boolean =>
+    Array.isArray(v) ? v.some((e) => redacted(e && typeof e === 'object' && 'pem' in e ? (e as { pem: unknown }).pem : e)) : redactedOrigin(v) !== null || (typeof v === 'string' && /-----BEGIN [A-Z ]*PRIVATE KEY-----\r?\n\*+\d*\r?\n/.test(v));
+  (tls as { createSecureContext: typeof tls.createSecureContext }).createSecureContext = function (this: unknown, options?: import('node:tls').SecureContextOptions) {
+    if (options && (redacted(options.key) || redacted(options.pfx))) {
+      const usable = { ...options };
+      if (redacted(options.key)) delete usable.key;
+      if (redacted(options.pfx)) delete usable.pfx;
+      delete usable.passphrase;
+      return createSecureContext.call(this, usable);
+    }
+    return createSecureContext.call(this, options);
+  } as typeof tls.createSecureContext;
+}

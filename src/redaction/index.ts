@@ -39,11 +39,18 @@ export class Redaction {
     if (RedactionRules.isDotenv(name)) {
       // Byte for byte when read as bytes: the text is handled as latin1 so its length is kept.
       stored = redactDotenv(text, this.rules, this.table);
+    } else if (PEM_BLOCK.test(text)) {
+      // PEM: private keys go, certificates (public, and needed to describe a TLS peer) stay.
+      stored = text.replace(new RegExp(PEM_BLOCK.source, 'g'), (block, label: string, body: string) =>
+        /PRIVATE KEY/.test(label) ? block.replace(body, this.table.placeholderFor(body)) : block);
     } else stored = text.length === 0 ? text : this.table.placeholderFor(isString ? text : (contents as Buffer));
     if (stored === text) return contents;
     return isString ? stored : Buffer.from(stored, 'latin1');
   }
 }
+
+/** A PEM block: its label and the base64 between the armor lines. */
+const PEM_BLOCK = /-----BEGIN ([A-Z0-9 ]+)-----\r?\n([\s\S]*?)\r?\n-----END \1-----/;
 
 let active: Redaction | null = null;
 

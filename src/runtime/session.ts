@@ -13,7 +13,7 @@ import { TraceError, TraceFile } from '../core/trace/reader.js';
 import { TraceWriter } from '../core/trace/writer.js';
 import { startRedaction, type RedactConfig } from '../redaction/index.js';
 import { loadRules } from '../redaction/rules.js';
-import { watchRedactedUse } from '../redaction/explain.js';
+import { tolerateRedactedKeys, watchRedactedUse } from '../redaction/explain.js';
 import { ENV, RECORDING_DIR_MODE, RECORDING_FILE_MODE, preloadPath, retraceVersion, traceFileName } from './paths.js';
 
 /** Exit status when a replay cannot start (missing or unreadable recording). */
@@ -97,6 +97,7 @@ export function startReplay(traceFile: string): void {
   install(engine, session);
   if (header.redaction) {
     watchRedactedUse(process.env);
+    tolerateRedactedKeys();
     syncBuiltinESMExports();
   }
   why?.afterInstall(engine);
