@@ -176,7 +176,7 @@ test('the configuration `retrace vscode` writes, launched the way VS Code launch
   const written = retrace(dir, ['vscode']);
   assert.equal(written.status, 0, describeRun(written));
   const launch = JSON.parse(fs.readFileSync(path.join(dir, '.vscode', 'launch.json'), 'utf8')) as {
-    configurations: Array<{ name: string; type: string; request: string; program: string; args: string[]; cwd: string; skipFiles: string[] }>;
+    configurations: Array<{ name: string; type: string; request: string; runtimeExecutable: string; program: string; args: string[]; cwd: string; skipFiles: string[] }>;
   };
   const config = launch.configurations.find((c) => c.name === 'retrace: replay recording');
   assert.ok(config, JSON.stringify(launch));
@@ -191,7 +191,7 @@ test('the configuration `retrace vscode` writes, launched the way VS Code launch
   writeFiles(dir, { 'bootloader.cjs': BOOTLOADER });
   const report = debugReplay({
     cwd: resolve(config.cwd),
-    command: [process.execPath, resolve(config.program), ...config.args.map(resolve)],
+    command: [config.runtimeExecutable, resolve(config.program), ...config.args.map(resolve)],
     env: programEnv({ NODE_OPTIONS: `--require=${path.join(dir, 'bootloader.cjs')}` }),
     start: 'wait',
     breakpoints: [

@@ -3,6 +3,7 @@
 // in debugger.test.ts.)
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describeRun, record, retrace, workdir, writeFiles } from './helpers.js';
@@ -38,6 +39,11 @@ test('writes a node launch configuration that runs retrace replay DIR from the w
   assert.match(String(config.program), /bin\/retrace\.js$/);
   assert.ok(fs.existsSync(String(config.program)), `${config.program} exists`);
   assert.deepEqual(config.args, ['replay', 'recording']);
+  // Its Node.js can run retrace (22.15 or newer), whatever node the PATH has.
+  const runtime = String(config.runtimeExecutable);
+  assert.ok(path.isAbsolute(runtime) && fs.existsSync(runtime), runtime);
+  const [major, minor] = spawnSync(runtime, ['-p', 'process.versions.node'], { encoding: 'utf8' }).stdout.trim().split('.').map(Number);
+  assert.ok(major! > 22 || (major === 22 && minor! >= 15), `${runtime} is Node.js ${major}.${minor}`);
   assert.equal(config.cwd, '${workspaceFolder}');
   assert.equal(config.autoAttachChildProcesses, true);
   assert.equal(config.sourceMaps, true);

@@ -33,14 +33,37 @@ export const modulesBoundary: Boundary = {
     const endPreloads = preloadZone(engine);
     const note = (url: string, source: string | ArrayBufferView | undefined | null) => {
       if (endPreloads.active && (isUserFile(url) || endPreloads.isMain(url))) endPreloads.end();
-      if (source == null || seen.has(url) || !isUserFile(url)) return;
+      if (source == null || seen.has(url)) return;
+      if (!isUserFile(url)) {
+        // Files of the program's dependencies are listed too (for `retrace pack`), when recording.
+        if (engine.recording && url.startsWith('file:') && !url.startsWith(ownModules)) {
+          seen.add(url);
+          engine.noteModule({ url, sha256: sha256(source), dependency: true });
+        }
+        return;
+      }
       seen.add(url);
       const hash = { url, sha256: sha256(source) };
       engine.noteModule(hash);
     };
 
     proto.load = function (this: LoaderModule, filename: string) {
-      return engine.unobserved(() => load.call(this, filename));
+      const result = engine.unobserved(() => load.call(this, filename));
+      // JSON and native addons are not compiled: their file is read here for its hash (listed as a
+      // dependency: not code whose lines replay or `print` check).
+      if (engine.recording && !/\.[cm]?[jt]sx?$/.test(filename)) {
+        const url = pathToFileURL(filename).href;
+        if (!seen.has(url) && !url.startsWith(ownModules)) {
+          try {
+            const hash = sha256(real.readFileSync(filename) as Buffer);
+            seen.add(url);
+            engine.noteModule({ url, sha256: hash, dependency: true });
+          } catch {
+            // not a file (a virtual module of a loader): nothing to copy
+          }
+        }
+      }
+      return result;
     };
     proto._compile = function (this: LoaderModule, content: string, filename: string, ...rest: unknown[]) {
       note(pathToFileURL(filename).href, content);

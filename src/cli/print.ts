@@ -6,7 +6,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { LocationError, parseLocation, planBreakpoints, type BreakpointPlan } from '../inspect/location.js';
 import { PRINT_ENV, type PrintReport, type PrintRequest } from '../inspect/print-protocol.js';
 import { prepareReplay, type PreparedReplay } from './replay.js';
-import { UsageError } from './recording.js';
+import { projectRootFor, UsageError } from './recording.js';
 
 export interface PrintOptions {
   location: string;
@@ -57,8 +57,10 @@ export async function run(o: PrintOptions): Promise<number> {
 export function planPrint(o: { location: string; at: string; process: number | undefined; stallMs: number | undefined }): { prepared: PreparedReplay; plan: BreakpointPlan } {
   const prepared = prepareReplay({ location: o.location, process: o.process, nodeFlags: [], stallMs: o.stallMs });
   try {
-    const position = parseLocation(o.at);
-    const plan = planBreakpoints(position, programModules(prepared.trace.modules.map((m) => m.url), prepared.header.cwd, prepared.replayRoot), process.cwd(), prepared.header.execArgv);
+    // A pack replays in its snapshot of the project: FILE is read there (else replayRoot is this folder).
+    const here = projectRootFor(o.location);
+    const position = parseLocation(o.at, here);
+    const plan = planBreakpoints(position, programModules(prepared.trace.modules.map((m) => m.url), prepared.header.cwd, prepared.replayRoot), here, prepared.header.execArgv);
     return { prepared, plan };
   } catch (err) {
     if (err instanceof LocationError) throw new UsageError(err.message);

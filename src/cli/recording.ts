@@ -3,6 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { TRACE_FILE_PATTERN } from '../runtime/paths.js';
 import { TraceError, TraceFile } from '../core/trace/reader.js';
+import { isPack, openPack } from './pack.js';
 
 export class UsageError extends Error {}
 
@@ -19,6 +20,7 @@ export function listTraces(location: string): TraceRef[] {
   } catch {
     throw new TraceError(`no recording at ${location}`);
   }
+  if (stat.isFile() && isPack(location)) return listTraces(openPack(location).recording);
   if (stat.isFile()) {
     const m = TRACE_FILE_PATTERN.exec(path.basename(location));
     return [{ process: m ? Number(m[1]) : 0, file: location }];
@@ -31,6 +33,14 @@ export function listTraces(location: string): TraceRef[] {
     .sort((a, b) => a.process - b.process);
   if (refs.length === 0) throw new TraceError(`${location} holds no recording (no p<N>.rtrc files)`);
   return refs;
+}
+
+/**
+ * The project folder a replay of `location` runs in: for a pack, its snapshot of the project
+ * (extracted to the cache); otherwise the current folder, the project's checkout.
+ */
+export function projectRootFor(location: string): string {
+  return isPack(location) ? openPack(location).projectRoot : process.cwd();
 }
 
 /** The process to replay by default: the first one whose parent was not recorded. */

@@ -4,7 +4,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { TraceFile } from '../core/trace/reader.js';
 import { ENV, preloadPath } from '../runtime/paths.js';
-import { listTraces, rootProcess, UsageError, type TraceRef } from './recording.js';
+import { checkoutDifferences, isPack, openPack, type OpenedPack } from './pack.js';
+import { listTraces, projectRootFor, rootProcess, UsageError, type TraceRef } from './recording.js';
 import { exitLike, say } from './output.js';
 
 export interface ReplayOptions {
@@ -32,7 +33,8 @@ export function prepareReplay(opts: ReplayOptions): PreparedReplay {
   if (!ref) throw new UsageError(`the recording has no process ${opts.process} (it has ${refs.map((r) => r.process).join(', ')})`);
   const trace = TraceFile.open(ref.file);
   const header = trace.header;
-  const replayRoot = replayRootFor(header.cwd, header.argv[1], refs);
+  const replayRoot = replayRootFor(projectRootFor(opts.location), header.cwd, header.argv[1], refs);
+  if (isPack(opts.location)) noteCheckout(openPack(opts.location), refs);
   const mapPath = (p: string) => (p === header.cwd || p.startsWith(header.cwd + path.sep) ? replayRoot + p.slice(header.cwd.length) : p);
 
   // `node -e CODE a b` and `node -p`: the code is in execArgv and argv[1] is already an argument;
@@ -100,8 +102,7 @@ function mainModuleExists(file: string): boolean {
  * of the first process; a child started in a subfolder of it (`spawn(..., { cwd: 'worker' })`) maps
  * to the same subfolder here, when its program is found there.
  */
-function replayRootFor(recordedCwd: string, script: string | undefined, refs: TraceRef[]): string {
-  const here = process.cwd();
+function replayRootFor(here: string, recordedCwd: string, script: string | undefined, refs: TraceRef[]): string {
   let rootCwd: string;
   try {
     rootCwd = TraceFile.open(rootProcess(refs).file).header.cwd;
@@ -113,4 +114,22 @@ function replayRootFor(recordedCwd: string, script: string | undefined, refs: Tr
   const inSubfolder = path.join(here, relative);
   const found = (root: string) => script !== undefined && mainModuleExists(script.startsWith(recordedCwd + path.sep) ? root + script.slice(recordedCwd.length) : script);
   return !found(here) && found(inSubfolder) ? inSubfolder : here;
+}
+
+/** Run from a checkout of the packed project: says whether its files differ from the snapshot replayed. */
+const noted = new Set<string>();
+function noteCheckout(pack: OpenedPack, refs: TraceRef[]): void {
+  if (noted.has(pack.dir)) return;
+  noted.add(pack.dir);
+  let program: string | undefined;
+  try {
+    const h = TraceFile.open(rootProcess(refs).file).header;
+    program = h.argv[1] === undefined ? undefined : path.resolve(h.cwd, h.argv[1]);
+  } catch {
+    return;
+  }
+  const differ = checkoutDifferences(pack, process.cwd(), program);
+  if (differ === null || differ.length === 0) return;
+  const shown = differ.slice(0, 5).join(', ') + (differ.length > 5 ? `, and ${differ.length - 5} more` : '');
+  say(`this folder differs from the packed snapshot of the project in ${differ.length} file${differ.length === 1 ? '' : 's'} (${shown}): replaying the snapshot, as recorded`);
 }

@@ -11,6 +11,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { packageRoot } from '../runtime/paths.js';
+import { isPack, openPack } from './pack.js';
 import { prepareReplay } from './replay.js';
 import { UsageError } from './recording.js';
 
@@ -38,6 +39,9 @@ export function launchConfiguration(workspace: string, location: string): Launch
     name: `retrace: replay ${shown.split(path.sep).join('/')}`,
     type: 'node',
     request: 'launch',
+    // The Node.js running retrace now, which can run it (22.15 or newer): not the PATH's, which may
+    // be older.
+    runtimeExecutable: process.execPath,
     program: `${retraceFiles}/bin/retrace.js`,
     args: ['replay', shown.split(path.sep).join('/')],
     // Replay runs from the project folder the recording was made in.
@@ -167,19 +171,23 @@ export function writeLaunchConfiguration(workspace: string, configuration: Launc
   return { file, configuration, action, backup };
 }
 
-export async function run({ location }: VsCodeOptions): Promise<number> {
-  const workspace = process.cwd();
+export async function run(opts: VsCodeOptions): Promise<number> {
+  // A pack is debugged in its snapshot of the project (extracted to the cache): that folder is the
+  // workspace to open, where breakpoints bind to the code that was recorded.
+  const packed = isPack(opts.location);
+  const workspace = packed ? openPack(opts.location).projectRoot : process.cwd();
+  const location = packed ? path.resolve(opts.location) : opts.location;
   // The same checks as replay: a readable recording whose program is in this folder.
   const { header } = prepareReplay({ location, process: undefined, nodeFlags: [], stallMs: undefined });
   const result = writeLaunchConfiguration(workspace, launchConfiguration(workspace, location));
-  const where = path.relative(workspace, result.file);
+  const where = packed ? result.file : path.relative(workspace, result.file);
   const verb = { added: 'added to', replaced: 'replaced in', unchanged: 'already in' }[result.action];
   const lines = [
     `configuration "${result.configuration.name}" ${verb} ${where}:`,
     JSON.stringify(result.configuration, null, 2),
     '',
     `It replays process ${header.process} (${[path.basename(header.argv[0] ?? 'node'), ...header.argv.slice(1).map((a) => path.relative(workspace, a) || a)].join(' ')}) under the debugger.`,
-    'Open this folder in VS Code, set breakpoints in your sources (TypeScript too, through source maps),',
+    `Open ${packed ? `${workspace} (the packed snapshot of the project)` : 'this folder'} in VS Code, set breakpoints in your sources (TypeScript too, through source maps),`,
     `then pick "${result.configuration.name}" in Run and Debug and press F5.`,
   ];
   if (result.backup) lines.push(`${where} had comments, which JSON cannot keep: the previous file is ${path.relative(workspace, result.backup)}.`);

@@ -6,7 +6,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { TraceFile } from '../core/trace/reader.js';
 import { ENV, preloadPath } from '../runtime/paths.js';
-import { listTraces, rootProcess, UsageError } from './recording.js';
+import { listTraces, projectRootFor, rootProcess, UsageError } from './recording.js';
 import type { Located, WhyAnswer, WhyRequest } from '../provenance/inprocess.js';
 import { describeOrigins } from '../provenance/origins.js';
 import { formatText, type WhyScope } from '../provenance/format.js';
@@ -49,7 +49,9 @@ export type WhyAnswerJson = Awaited<ReturnType<typeof whyAnswer>>;
 /** Replays (once to three times, see Scope in docs/provenance.md) and returns the lineage answer; UsageError for what cannot be answered. */
 export async function whyAnswer(opts: Pick<WhyOptions, 'location' | 'at' | 'expr' | 'hit' | 'maxNodes' | 'process' | 'scope' | 'control'>) {
   const loc = parseLocation(opts.at);
-  const file = path.resolve(loc.file);
+  // A pack replays in its snapshot of the project: FILE is read there.
+  const replayRoot = projectRootFor(opts.location);
+  const file = path.resolve(replayRoot, loc.file);
   if (!fs.existsSync(file)) throw new UsageError(`no source file ${loc.file}`);
   const lines = fs.readFileSync(file, 'utf8').split('\n').length;
   if (loc.line > lines) throw new UsageError(`${loc.file} has ${lines} lines, not ${loc.line}`);
@@ -59,7 +61,6 @@ export async function whyAnswer(opts: Pick<WhyOptions, 'location' | 'at' | 'expr
   if (!ref) throw new UsageError(`the recording has no process ${opts.process}`);
   const trace = TraceFile.open(ref.file);
   const header = trace.header;
-  const replayRoot = process.cwd();
   const mapPath = (p: string) => (p === header.cwd || p.startsWith(header.cwd + path.sep) ? replayRoot + p.slice(header.cwd.length) : p);
   const script = header.argv[1];
   const scriptArgs: string[] = [];

@@ -93,7 +93,10 @@ export interface Engine {
   peek(): TraceEvent | null;
   /** Replay: a recorded event in words, for the program's user (divergence reports, warnings). */
   describeEvent(event: TraceEvent): string;
-  /** A module of the program was loaded: record keeps its hash; replay warns when it changed since. */
+  /**
+   * A module of the program was loaded: record keeps its hash; replay warns when it changed since.
+   * A dependency's (`hash.dependency`) is kept by record for `retrace pack`, ignored by replay.
+   */
   noteModule(hash: ModuleHash): void;
   /**
    * Replay: the program is exiting with `code`; the recording must end here too (a warning when

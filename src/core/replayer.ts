@@ -418,6 +418,7 @@ export class Replayer extends EngineBase implements Engine {
   }
 
   noteModule(hash: ModuleHash): void {
+    if (hash.dependency) return; // listed for `retrace pack`; only the program's own code is checked
     const recordedUrl = pathToFileURL(this.recordedPath(fileURLToPath(hash.url))).href;
     const recorded = this.trace.modules.find((m) => m.url === recordedUrl);
     if (recorded && recorded.sha256 !== hash.sha256) {

@@ -8,7 +8,9 @@ import { command as show } from './show.js';
 import { command as print } from './print.js';
 import { command as why } from './why.js';
 import { command as vscode } from './vscode.js';
+import { command as pack } from './pack.js';
+import { command as unpack } from './unpack.js';
 import { command as dap } from './dap.js';
 import { command as mcp } from './mcp.js';
 
-export const COMMANDS: readonly Command[] = [record, replay, info, show, print, why, vscode, dap, mcp];
+export const COMMANDS: readonly Command[] = [record, replay, info, show, print, why, vscode, dap, mcp, pack, unpack];

@@ -80,6 +80,12 @@ export interface TraceHeader {
 export interface ModuleHash {
   url: string;
   sha256: string;
+  /**
+   * A file the process loaded that is not the program's own (node_modules, a JSON or .node file
+   * loaded by require, a preloaded tool): listed so that `retrace pack` can take a copy. Absent in
+   * recordings made before it was written.
+   */
+  dependency?: true;
 }
 
 export interface TraceEnd {

@@ -42,7 +42,10 @@ interface RawChunk {
 
 export class TraceFile {
   readonly header: TraceHeader;
+  /** The program's own modules, as loaded (their hashes tell replay when the code changed). */
   readonly modules: ModuleHash[] = [];
+  /** The other files its module loader loaded: dependencies, JSON, native addons, preloaded tools. */
+  readonly dependencies: ModuleHash[] = [];
   end: TraceEnd | null = null;
   /** Why the file stops early, when it does: a cut-off or damaged chunk. */
   truncation: string | null = null;
@@ -65,7 +68,9 @@ export class TraceFile {
     this.header = JSON.parse(decodeChunk(first).toString('utf8')) as TraceHeader;
     for (const c of chunks.slice(1)) {
       if (c.type === ChunkType.Events) this.eventChunks.push(c);
-      else if (c.type === ChunkType.Modules) this.modules.push(...(JSON.parse(decodeChunk(c).toString('utf8')) as ModuleHash[]));
+      else if (c.type === ChunkType.Modules) {
+        for (const m of JSON.parse(decodeChunk(c).toString('utf8')) as ModuleHash[]) (m.dependency ? this.dependencies : this.modules).push(m);
+      }
       else if (c.type === ChunkType.End) this.end = JSON.parse(decodeChunk(c).toString('utf8')) as TraceEnd;
     }
     if (!this.end && !this.truncation) this.truncation = 'the process stopped before the recording was closed';
