@@ -131,6 +131,7 @@ describe('retrace mcp on the AI agent demo (crashes on a prose answer)', () => {
     assert.equal(p.end, 'exit status 1');
     assert.match(p.crash, /^SyntaxError: Unexpected token 'S', "Sure! This"\.\.\. is not valid JSON/);
     assert.ok(p.durationMs > 0);
+    assert.match(p.redaction, /^secrets redacted at record time/);
   });
 
   test('failures: the uncaught exception with its stack and event', async () => {

@@ -263,6 +263,7 @@ export function createServer(recordings: Recordings): McpServer {
           durationMs: p.durationMs,
           end: p.end,
           crash,
+          redaction: trace.header.redaction ? 'secrets redacted at record time (placeholders in values)' : trace.header.redaction === null ? 'recorded with --no-redact: secrets stored as they were' : 'recorded before redaction existed: nothing redacted',
           events: p.events,
           eventsByKind: Object.fromEntries(top.slice(0, 15)),
           ...(top.length > 15 ? { otherKinds: top.length - 15 } : {}),
