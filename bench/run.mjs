@@ -502,8 +502,12 @@ try {
 }
 // The provenance conformance section (bench/provenance-conformance.mjs, run on its own: it needs
 // PostgreSQL and takes minutes) is kept as it was.
-const conformance = fs.existsSync(outFile) ? /<!-- provenance-conformance:start -->[\s\S]*?<!-- provenance-conformance:end -->/.exec(fs.readFileSync(outFile, 'utf8'))?.[0] : undefined;
-fs.writeFileSync(outFile, conformance ? `${report(results, started).trimEnd()}\n\n${conformance}\n` : report(results, started));
+// The pack section (bench/pack.mjs) is kept the same way.
+const previous = fs.existsSync(outFile) ? fs.readFileSync(outFile, 'utf8') : '';
+const kept = [/<!-- provenance-conformance:start -->[\s\S]*?<!-- provenance-conformance:end -->/, /<!-- pack:start[^>]*-->[\s\S]*?<!-- pack:end -->/]
+  .map((marked) => marked.exec(previous)?.[0])
+  .filter(Boolean);
+fs.writeFileSync(outFile, kept.length > 0 ? `${report(results, started).trimEnd()}\n\n${kept.join('\n\n')}\n` : report(results, started));
 log(`wrote ${outFile}`);
 
 // The provenance benchmark (bench/provenance.mjs) adds its section and its Targets rows to the same
