@@ -12,7 +12,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { DebugClient } from '@vscode/debugadapter-testsupport';
 import type { DebugProtocol } from '@vscode/debugprotocol';
-import { canUnshare, cli, describeRun, record, repoRoot, workdir, writeFiles } from './helpers.js';
+import { canUnshare, cli, describeRun, record, repoRoot, retrace, workdir, writeFiles } from './helpers.js';
 
 const PROGRAM = `// A loop whose values come from Math.random: only the recording knows them.
 function add(a: number, b: number): number {
@@ -109,7 +109,7 @@ async function evaluate(dc: DebugClient, expression: string): Promise<string> {
   return (await dc.evaluateRequest({ expression, frameId: 0, context: 'watch' })).body.result;
 }
 
-test('a breakpoint in a .ts file, continue, step back with the earlier values, reverse continue to the previous hit', async () => {
+test('a breakpoint in a .ts file, continue, step back with the earlier values, reverse continue to the previous hit', { timeout: 300_000 }, async () => {
   const { dir, source, steps } = recordProgram();
   const dc = await session(dir);
   try {
@@ -155,7 +155,7 @@ test('a breakpoint in a .ts file, continue, step back with the earlier values, r
   }
 });
 
-test('run to an event of the timeline, and run back to the last write of a property', async () => {
+test('run to an event of the timeline, and run back to the last write of a property', { timeout: 300_000 }, async () => {
   const { dir, source, steps } = recordProgram();
   const dc = await session(dir);
   try {
@@ -198,7 +198,7 @@ test('run to an event of the timeline, and run back to the last write of a prope
   }
 });
 
-test('npm run package:vscode builds the extension\'s .vsix offline, with the debugger type, timeline view and last-write command', () => {
+test('npm run package:vscode builds the extension\'s .vsix offline, with the debugger type, timeline view and last-write command', { timeout: 180_000 }, () => {
   const npm = path.join(path.dirname(process.execPath), 'npm');
   const command = fs.existsSync(npm) ? [npm, 'run', 'package:vscode'] : ['npm', 'run', 'package:vscode'];
   const env = { ...process.env, PATH: `${path.dirname(process.execPath)}${path.delimiter}${process.env.PATH ?? ''}` };
@@ -213,4 +213,16 @@ test('npm run package:vscode builds the extension\'s .vsix offline, with the deb
   assert.deepEqual(manifest.contributes.debuggers.map((d: { type: string }) => d.type), ['retrace']);
   assert.ok(manifest.contributes.views.debug.some((v: { id: string }) => v.id === 'retrace.timeline'));
   assert.ok(manifest.contributes.commands.some((c: { command: string }) => c.command === 'retrace.lastWrite'));
+});
+
+test('retrace vscode --dap writes a configuration of the retrace debug type, beside the node one', () => {
+  const { dir } = recordProgram();
+  assert.equal(retrace(dir, ['vscode']).status, 0);
+  const r = retrace(dir, ['vscode', '--dap']);
+  assert.equal(r.status, 0, describeRun(r));
+  const launch = JSON.parse(fs.readFileSync(path.join(dir, '.vscode', 'launch.json'), 'utf8')) as { configurations: Record<string, string>[] };
+  assert.deepEqual(launch.configurations.map((c) => [c.name, c.type]), [['retrace: replay recording', 'node'], ['retrace: debug recording (step back)', 'retrace']]);
+  const dap = launch.configurations[1]!;
+  assert.deepEqual([dap.request, dap.recording, dap.cwd], ['launch', 'recording', '${workspaceFolder}']);
+  assert.ok(fs.existsSync(dap.retrace!.replace('${workspaceFolder}', dir)), dap.retrace);
 });

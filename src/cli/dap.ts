@@ -9,6 +9,8 @@ export interface DapOptions {
 
 export async function run(o: DapOptions): Promise<number> {
   const { RetraceDebugSession } = await import('../inspect/dap/adapter.js');
+  // Ended by the client or a signal: the replays it runs end with it (on 'exit').
+  for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.on(signal, () => process.exit(0));
   if (o.port === null) {
     const session = new RetraceDebugSession(o.recording);
     session.setRunAsServer(false);

@@ -17,6 +17,8 @@ import { UsageError } from './recording.js';
 
 export interface VsCodeOptions {
   location: string;
+  /** A configuration of the `retrace` debug type (retrace dap, through the extension in vscode/), which can step back. */
+  dap?: boolean;
 }
 
 /** A path as launch.json should hold it: under the workspace folder through ${workspaceFolder}. */
@@ -54,6 +56,23 @@ export function launchConfiguration(workspace: string, location: string): Launch
     // Stepping stays in the program: not into Node.js internals, nor into retrace's replay layer.
     skipFiles: ['<node_internals>/**', `${retraceFiles}/bin/**`, `${retraceFiles}/dist/**`],
     console: 'integratedTerminal',
+  };
+}
+
+/** The configuration of the `retrace` debug type (the extension in vscode/ runs `retrace dap`): stepping backwards. */
+export function dapConfiguration(workspace: string, location: string): LaunchConfiguration {
+  const recording = path.resolve(workspace, location);
+  const relative = path.relative(workspace, recording);
+  const shown = (relative === '' ? '.' : relative.startsWith('..') || path.isAbsolute(relative) ? recording : relative).split(path.sep).join('/');
+  return {
+    name: `retrace: debug ${shown} (step back)`,
+    type: 'retrace',
+    request: 'launch',
+    recording: shown,
+    cwd: '${workspaceFolder}',
+    retrace: `${inWorkspace(workspace, packageRoot)}/bin/retrace.js`,
+    // The Node.js running retrace now: retrace needs 22.15 or later, which `node` on the PATH may not be.
+    runtimeExecutable: process.execPath,
   };
 }
 
@@ -172,6 +191,7 @@ export function writeLaunchConfiguration(workspace: string, configuration: Launc
 }
 
 export async function run(opts: VsCodeOptions): Promise<number> {
+  const dap = opts.dap ?? false;
   // A pack is debugged in its snapshot of the project (extracted to the cache): that folder is the
   // workspace to open, where breakpoints bind to the code that was recorded.
   const packed = isPack(opts.location);
@@ -179,7 +199,7 @@ export async function run(opts: VsCodeOptions): Promise<number> {
   const location = packed ? path.resolve(opts.location) : opts.location;
   // The same checks as replay: a readable recording whose program is in this folder.
   const { header } = prepareReplay({ location, process: undefined, nodeFlags: [], stallMs: undefined });
-  const result = writeLaunchConfiguration(workspace, launchConfiguration(workspace, location));
+  const result = writeLaunchConfiguration(workspace, dap ? dapConfiguration(workspace, location) : launchConfiguration(workspace, location));
   const where = packed ? result.file : path.relative(workspace, result.file);
   const verb = { added: 'added to', replaced: 'replaced in', unchanged: 'already in' }[result.action];
   const lines = [
@@ -190,6 +210,7 @@ export async function run(opts: VsCodeOptions): Promise<number> {
     `Open ${packed ? `${workspace} (the packed snapshot of the project)` : 'this folder'} in VS Code, set breakpoints in your sources (TypeScript too, through source maps),`,
     `then pick "${result.configuration.name}" in Run and Debug and press F5.`,
   ];
+  if (dap) lines.push('The "retrace" debug type comes with retrace\'s VS Code extension (npm run package:vscode in retrace\'s repository, then Extensions: Install from VSIX...): step back, reverse continue, the recording\'s timeline, last write.');
   if (result.backup) lines.push(`${where} had comments, which JSON cannot keep: the previous file is ${path.relative(workspace, result.backup)}.`);
   process.stdout.write(`${lines.join('\n')}\n`);
   return 0;

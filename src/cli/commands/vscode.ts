@@ -4,12 +4,12 @@ import type { Command } from '../command.js';
 export const command: Command = {
   name: 'vscode',
   summary: 'Add a VS Code launch configuration that replays the recording under the debugger',
-  usage: ['[DIR]'],
+  usage: ['[DIR] [--dap]'],
   operands: [{ name: 'DIR', help: 'the recording (default: recording)' }],
-  options: [],
+  options: [{ name: '--dap', help: 'a configuration of the "retrace" debug type instead (retrace dap, through the extension in vscode/): step back, reverse continue, timeline, last write' }],
   notes: ['Run it in the project folder: it adds (or replaces) one configuration in .vscode/launch.json.'],
   async run(a) {
     const { run } = await import('../vscode.js');
-    return run({ location: a.operands[0] ?? 'recording' });
+    return run({ location: a.operands[0] ?? 'recording', dap: a.has('--dap') });
   },
 };

@@ -73,6 +73,16 @@ interface Stop {
   ended: boolean;
 }
 
+/** A replay run ahead to a stop, to be taken over by a re-execution that passes there. */
+interface Checkpoint {
+  moves: Move[];
+  /** Its process, once it has one. */
+  process: ReplayProcess | null;
+  reached: Promise<{ rp: ReplayProcess; outcome: Outcome }>;
+  /** The checkpoint it went on from, when it did. */
+  chained?: Checkpoint | null;
+}
+
 interface Outcome {
   pause: Paused | Ended;
   /** The pause came from reaching the target event. */
@@ -105,6 +115,8 @@ export class RetraceDebugSession extends DebugSession {
   private modules: string[] = [];
   private live: ReplayProcess | null = null;
   private spare: Promise<ReplayProcess> | null = null;
+  /** A replay run ahead to the stop before the current one (a step back's destination), in the background. */
+  private checkpoint: Checkpoint | null = null;
   private readonly locations: BreakLocation[] = [];
   private readonly locationByKey = new Map<string, BreakLocation>();
   /** The client's breakpoints by source file: the locations each line became. */
@@ -548,16 +560,20 @@ export class RetraceDebugSession extends DebugSession {
 
   /** The spare process (locations added since it started are set now), and a new spare behind it. */
   private async takeSpare(): Promise<ReplayProcess> {
-    let rp: ReplayProcess | null = null;
-    if (this.spare) {
-      rp = await this.spare.catch(() => null);
-      this.spare = null;
-    }
+    // Taken at once: two re-executions at the same time (a request, the checkpoint) get two
+    // processes. The next spare starts after the stop is shown (arrive), not while this one works.
+    const waiting = this.spare;
+    this.spare = null;
+    let rp = waiting ? await waiting.catch(() => null) : null;
     if (!rp || rp.exit) rp = await this.startProcess();
     for (const loc of this.locations) await this.setLocation(rp, loc);
+    return rp;
+  }
+
+  private ensureSpare(): void {
+    if (this.spare || this.closed) return;
     this.spare = this.startProcess();
     this.spare.catch(() => {});
-    return rp;
   }
 
   /** Runs one move in a process; the first move of a process lets the program start. */
@@ -582,8 +598,24 @@ export class RetraceDebugSession extends DebugSession {
     return { pause, atEvent };
   }
 
-  /** A fresh replay taken through `moves`; the caller makes it the live one (swap) or drops it. */
+  /**
+   * A replay taken through `moves`; the caller makes it the live one (swap) or drops it. The
+   * checkpoint is used when it stands on the way (its moves begin `moves`), else the spare waiting
+   * at the start. With `observed`, breakpoint passes must count from the start: always the spare.
+   */
   private async reexecute(moves: Move[], observed: number[] = []): Promise<{ rp: ReplayProcess; outcome: Outcome }> {
+    const checkpoint = this.checkpoint;
+    if (observed.length === 0 && checkpoint && isPrefix(checkpoint.moves, moves)) {
+      this.checkpoint = null;
+      const reached = await checkpoint.reached.catch(() => null);
+      if (reached && !reached.rp.exit && !('exited' in reached.outcome.pause)) {
+        for (const loc of this.locations) await this.setLocation(reached.rp, loc);
+        let outcome = reached.outcome;
+        for (let i = checkpoint.moves.length; i < moves.length && !('exited' in outcome.pause); i++) outcome = await this.execute(reached.rp, moves[i]!, false);
+        return { rp: reached.rp, outcome };
+      }
+      reached?.rp.kill();
+    }
     const rp = await this.takeSpare();
     if (observed.length) await rp.setShared(observed.map((id) => [observedSlot(id), 1]));
     let outcome: Outcome | null = null;
@@ -592,6 +624,51 @@ export class RetraceDebugSession extends DebugSession {
       if ('exited' in outcome.pause) break;
     }
     return { rp, outcome: outcome! };
+  }
+
+  /**
+   * Keeps the checkpoint at the stop before the current one, where a step back goes: moved on from
+   * where it is when that is on the way, else replayed from the start, in the background.
+   */
+  private advanceCheckpoint(): void {
+    const target = this.history.at(-2);
+    const old = this.checkpoint;
+    // RETRACE_DAP_CHECKPOINT=0: no checkpoint (bench/dap.mjs measures what it saves).
+    if (!target || this.closed || process.env.RETRACE_DAP_CHECKPOINT === '0') return;
+    if (old && sameMoves(old.moves, target.moves)) return;
+    const chained = old && isPrefix(old.moves, target.moves) ? old : null;
+    // Given up on: its process ends now (a reached() still on its way then fails, and is dropped).
+    if (old && !chained) old.process?.kill();
+    const moves = target.moves;
+    const checkpoint: Checkpoint = { moves, process: null, reached: null! };
+    checkpoint.reached = (async () => {
+      let rp: ReplayProcess;
+      let outcome: Outcome | null = null;
+      let done = 0;
+      const from = chained ? await chained.reached : null;
+      checkpoint.chained = null;
+      if (from && !from.rp.exit) {
+        rp = from.rp;
+        outcome = from.outcome;
+        done = chained!.moves.length;
+      } else rp = await this.takeSpare();
+      checkpoint.process = rp;
+      if (this.checkpoint !== checkpoint && !this.chainedOn(checkpoint)) throw new Error('superseded');
+      for (let i = done; i < moves.length; i++) {
+        outcome = await this.execute(rp, moves[i]!, i === 0);
+        if ('exited' in outcome.pause) break;
+      }
+      return { rp, outcome: outcome! };
+    })();
+    checkpoint.reached.catch(() => checkpoint.process?.kill());
+    checkpoint.chained = chained;
+    this.checkpoint = checkpoint;
+  }
+
+  /** Whether the current checkpoint goes on from `c` (and so needs its process). */
+  private chainedOn(c: Checkpoint): boolean {
+    for (let k = this.checkpoint?.chained; k; k = k.chained) if (k === c) return true;
+    return false;
   }
 
   /**
@@ -641,6 +718,9 @@ export class RetraceDebugSession extends DebugSession {
     const stop: Stop = { moves, event: pause.event, reason: stopReason, description, ended };
     if (opts.rewind) this.history = this.history.filter((s) => s.event < stop.event);
     this.history.push(stop);
+    // While the stop is looked at: a checkpoint at the stop before, and a spare at the start.
+    this.advanceCheckpoint();
+    this.ensureSpare();
     const ev = new StoppedEvent(stopReason, THREAD_ID) as DebugProtocol.StoppedEvent;
     ev.body.description = description;
     ev.body.allThreadsStopped = true;
@@ -663,6 +743,8 @@ export class RetraceDebugSession extends DebugSession {
     this.closed = true;
     this.live?.kill();
     void this.spare?.then((rp) => rp.kill(), () => {});
+    this.checkpoint?.process?.kill();
+    void this.checkpoint?.reached.then(({ rp }) => rp.kill(), () => {});
   }
 
   // ---- frames and values ----
@@ -738,6 +820,17 @@ function describe(o: RemoteObject): string {
   }
   if (o.subtype === 'null') return 'null';
   return o.description ?? o.className ?? o.type;
+}
+
+function sameMoves(a: Move[], b: Move[]): boolean {
+  return a.length === b.length && isPrefix(a, b);
+}
+
+/** Whether the moves `a` are the first moves of `b` (moves are never changed once made: identity or equal JSON). */
+function isPrefix(a: Move[], b: Move[]): boolean {
+  if (a.length > b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i] && JSON.stringify(a[i]) !== JSON.stringify(b[i])) return false;
+  return true;
 }
 
 function sameLocation(a: { scriptId: string; lineNumber: number; columnNumber?: number }, b: { scriptId: string; lineNumber: number; columnNumber?: number }): boolean {

@@ -52,6 +52,12 @@ export interface Ended {
   signal: NodeJS.Signals | null;
 }
 
+/** Every replay started and not ended: they end with the adapter, whatever ends it. */
+const running = new Set<ChildProcess>();
+process.on('exit', () => {
+  for (const child of running) child.kill('SIGKILL');
+});
+
 const hookUrl = pathToFileURL(path.join(path.dirname(fileURLToPath(import.meta.url)), 'hook.js')).href;
 
 export class ReplayProcess extends EventEmitter {
@@ -79,6 +85,7 @@ export class ReplayProcess extends EventEmitter {
     // Time spent paused at a breakpoint is not a stall of the replay.
     env[ENV.stallMs] = String(stallMs ?? 24 * 3600_000);
     this.child = spawn(process.execPath, nodeArgs, { stdio: ['ignore', 'pipe', 'pipe', 'pipe', 'pipe'], env, cwd: prepared.replayRoot });
+    running.add(this.child);
     this.out = this.child.stdio[4] as Writable;
     this.out.on('error', () => {});
     const fromWorker = this.child.stdio[3] as Readable;
@@ -116,6 +123,7 @@ export class ReplayProcess extends EventEmitter {
       }
     });
     this.child.on('exit', (code, signal) => {
+      running.delete(this.child);
       this.exit = { exited: true, code, signal };
       this.paused = null;
       readyReject(new Error(`the replay ended before its debugger started${this.stderrText ? `: ${this.stderrText.trim().split('\n').pop()}` : ''}`));
