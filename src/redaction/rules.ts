@@ -52,6 +52,10 @@ export class RedactionRules {
     return DEFAULT_HEADER.test(lower) || this.headerNames.some((r) => r.test(lower));
   }
 
+  get hasHeaderRules(): boolean {
+    return this.headerNames.length > 0;
+  }
+
   /** A member of a JSON body, by its path from the root (member names and element indexes). */
   secretJson(pathFromRoot: readonly (string | number)[]): boolean {
     const key = pathFromRoot[pathFromRoot.length - 1];

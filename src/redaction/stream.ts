@@ -34,6 +34,8 @@ type Op =
   | { op: 'restOfLine'; fill: boolean }
   /** A body: `n` bytes (Infinity: until the connection ends), through a JSON scanner if any. */
   | { op: 'body'; n: number; json: JsonScanner | null }
+  /** An HTTP head: its text (latin1, through the empty line) when all of it is in this chunk, else null. Consumes nothing. */
+  | { op: 'head' }
   /** Nothing more to understand on this direction (TLS after an upgrade, an unknown protocol). */
   | { op: 'rest' };
 
@@ -52,6 +54,7 @@ interface MarkedSlot {
 }
 
 const MAX_LINE = 16 * 1024;
+const HEAD_END = Buffer.from('\r\n\r\n');
 
 /** One direction's parser and where it is in its current operation. */
 class Direction {
@@ -76,7 +79,7 @@ class Direction {
     const next = this.parser!.next(value);
     this.op = next.done ? { op: 'rest' } : next.value;
     this.straddling = false;
-    this.gathered = [];
+    if (this.gatheredLength > 0 || this.gathered.length > 0) this.gathered = [];
     this.gatheredLength = 0;
     this.lineText = '';
     if (this.op.op === 'need' || this.op.op === 'skip' || this.op.op === 'secret' || this.op.op === 'body') this.left = this.op.n;
@@ -127,6 +130,11 @@ class Direction {
           op.json?.feed(chunk, pos, pos + k, slots);
           this.left -= k;
           pos += k;
+          break;
+        }
+        case 'head': {
+          const end = chunk.indexOf(HEAD_END, pos);
+          this.advance(end < 0 ? null : chunk.toString('latin1', pos, end + 4));
           break;
         }
         case 'line': {
@@ -273,18 +281,34 @@ function* opaque(): Parser {
 function* http(role: 'request' | 'response', st: PairState, rules: RedactionRules): Parser {
   st.protocol = 'http';
   for (;;) {
-    // The start line.
-    const start = yield* wholeLine();
-    if (start.trim() === '') continue; // a stray CRLF between messages
+    const headers = new Map<string, string>();
+    let start: string;
+    // The common case, a whole head in one chunk, in one pass; else line by line.
+    const head: string | null = yield { op: 'head' };
+    if (head !== null) {
+      if (head.startsWith('\r\n')) {
+        yield { op: 'skip', n: 2 }; // a stray CRLF between messages
+        continue;
+      }
+      start = head.slice(0, head.indexOf('\r\n'));
+      let at = 0;
+      for (const [s, e] of headSecrets(head, rules, headers)) {
+        yield { op: 'skip', n: s - at };
+        yield { op: 'secret', n: e - s };
+        at = e;
+      }
+      yield { op: 'skip', n: head.length - at };
+    } else {
+      start = yield* wholeLine();
+      if (start.trim() === '') continue; // a stray CRLF between messages
+      yield* headerLines(rules, headers);
+    }
     let method = '';
     let status = 0;
     if (role === 'request') {
       method = start.slice(0, start.indexOf(' '));
       st.httpMethods.push(method);
     } else status = Number(start.slice(9, 12));
-    // The headers.
-    const headers = new Map<string, string>();
-    yield* headerLines(rules, headers);
     // The body.
     const contentLength = headers.get('content-length');
     const chunked = /\bchunked\b/i.test(headers.get('transfer-encoding') ?? '');
@@ -321,6 +345,32 @@ function* http(role: 'request' | 'response', st: PairState, rules: RedactionRule
     }
   }
 }
+
+/**
+ * A whole head (start line, header lines, empty line) at once: the framing headers go into
+ * `headers`; returns the secret spans, as offsets in the head.
+ */
+function headSecrets(head: string, rules: RedactionRules, headers: Map<string, string>): [number, number][] {
+  FRAMING_LINE.lastIndex = 0;
+  for (let m; (m = FRAMING_LINE.exec(head)); ) headers.set(m[1]!.toLowerCase(), m[2]!.trim());
+  const spans: [number, number][] = [];
+  // Only lines whose name could be secret are looked at closely (all of them with project rules).
+  if (!rules.hasHeaderRules && !SECRET_LOOKING_WORD.test(head)) return spans;
+  const candidates = rules.hasHeaderRules ? ANY_HEADER_LINE : SECRET_LOOKING_LINE;
+  candidates.lastIndex = 0;
+  for (let m; (m = candidates.exec(head)); ) {
+    const name = m[1]!.trim().toLowerCase();
+    if (!rules.secretHeader(name)) continue;
+    const valueAt = m.index + 2 + m[1]!.length + 1;
+    for (const [s, e] of secretParts(name, m[2]!)) spans.push([valueAt + s, valueAt + e]);
+  }
+  return spans;
+}
+
+const FRAMING_LINE = /\r\n(content-length|transfer-encoding|content-type|content-encoding|connection)[ \t]*:([^\r\n]*)/gi;
+const SECRET_LOOKING_LINE = /\r\n([^:\r\n]*(?:auth|token|secret|passw|api-?key|credential|cookie)[^:\r\n]*):([^\r\n]*)/gi;
+const SECRET_LOOKING_WORD = /auth|token|secret|passw|api-?key|credential|cookie/i;
+const ANY_HEADER_LINE = /\r\n([^:\r\n]+):([^\r\n]*)/g;
 
 /** A line that is not secret, through '\n' (returned without its line end). */
 function* wholeLine(): Generator<Op, string, any> {
