@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import pg from 'pg';
-import { cli, record, repoRoot, workdir, writeFiles } from './helpers.js';
+import { cli, record, repoRoot, retrace, workdir, writeFiles } from './helpers.js';
 import { skipUnlessServer, uniqueName } from './network-helpers.js';
 
 interface ToolAnswer {
@@ -59,6 +59,10 @@ async function callError(name: string, args: Record<string, unknown>, pattern: R
 before(async () => {
   fs.mkdirSync(folder, { recursive: true });
   runDemo('examples/ai-agent/demo.mjs', ['--out', path.join(folder, 'agent')]);
+  // The same recording as a pack (a snapshot of the project with it), which replays from any folder.
+  fs.mkdirSync(path.join(folder, 'packs'));
+  const packed = retrace(repoRoot, ['pack', path.join(folder, 'agent'), '-o', path.join(folder, 'packs', 'agent.retrace')]);
+  assert.equal(packed.status, 0, packed.stderr);
 
   shopSkip = await skipUnlessServer('PostgreSQL', 5432);
   if (!shopSkip) {
@@ -103,7 +107,7 @@ describe('retrace mcp: the recordings of a folder', () => {
     assert.deepEqual(tools, ['evaluate', 'event', 'failures', 'last_write', 'list_recordings', 'logpoint', 'overview', 'replay', 'source', 'timeline', 'why']);
     const resources = (await client.listResources()).resources;
     const names = resources.map((r) => r.name).sort();
-    assert.deepEqual(names, shopSkip ? ['agent', 'changed'] : ['agent', 'changed', 'shop']);
+    assert.deepEqual(names, shopSkip ? ['agent', 'changed', 'packs/agent.retrace'] : ['agent', 'changed', 'packs/agent.retrace', 'shop']);
     const agent = resources.find((r) => r.name === 'agent')!;
     const read = await client.readResource({ uri: agent.uri });
     const body = JSON.parse((read.contents[0] as { text: string }).text);
@@ -113,7 +117,7 @@ describe('retrace mcp: the recordings of a folder', () => {
   });
 
   test('a recording must be named when there are several; errors are one sentence', async () => {
-    await callError('overview', {}, /there are 3 recordings|there are 2 recordings/);
+    await callError('overview', {}, /there are [34] recordings/);
     await callError('overview', { recording: 'nope' }, /no recording named "nope"/);
     await callError('event', { recording: 'agent', event: 99999 }, /event 99999 is not in this recording \(process 0 has \d+ events/);
     await callError('timeline', { recording: 'agent', kind: 'bogus' }, /unknown kind "bogus"/);
@@ -206,6 +210,17 @@ describe('retrace mcp on the AI agent demo (crashes on a prose answer)', () => {
     assert.equal(r.replays, true, JSON.stringify(r));
     assert.equal(r.exit, 'exit status 1');
     assert.equal(r.recorded, 'exit status 1');
+  });
+});
+
+describe('retrace mcp on a pack of the AI agent recording', () => {
+  test('source and replay run in the pack\'s snapshot of the project', async () => {
+    const s = await call('source', { recording: 'packs/agent.retrace', file: 'examples/ai-agent/agent.mjs', fromLine: 46, limit: 3 });
+    assert.equal(s.isError, false, s.text);
+    assert.match(s.text, /^ +46 +3 \| +console\.log/m);
+    assert.match(s.text, /^ +48 +0 \| console\.log\(`run \$\{run\}: done`\);$/m);
+    const r = await callJson('replay', { recording: 'packs/agent.retrace' });
+    assert.equal(r.replays, true, JSON.stringify(r));
   });
 });
 

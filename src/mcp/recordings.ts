@@ -1,9 +1,10 @@
 // The recordings an MCP session can see: the one recording `retrace mcp` was started on, or every
-// recording under the folder it was started on (found again at each listing, so that a recording
-// made while the session runs appears).
+// recording under the folder it was started on, folders and packs (found again at each listing, so
+// that a recording made while the session runs appears).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { TraceError } from '../core/trace/reader.js';
+import { isPack } from '../cli/pack.js';
 import { hasRecording } from '../cli/recording.js';
 
 /** Folders not searched for recordings. */
@@ -52,7 +53,10 @@ export class Recordings {
         return;
       }
       for (const e of entries.sort((a, b) => a.name.localeCompare(b.name))) {
-        if (e.isDirectory() && !SKIPPED.has(e.name) && !e.name.startsWith('.')) walk(path.join(dir, e.name), depth + 1);
+        const full = path.join(dir, e.name);
+        if (e.isDirectory() && !SKIPPED.has(e.name) && !e.name.startsWith('.')) walk(full, depth + 1);
+        // A pack (retrace pack): a recording with a snapshot of its project, replayed there.
+        else if (e.isFile() && e.name.endsWith('.retrace') && isPack(full) && found.length < MAX_RECORDINGS) found.push({ name: path.relative(this.root, full), location: full });
       }
     };
     walk(this.root, 0);

@@ -11,7 +11,7 @@ import * as z from 'zod';
 import { TraceError, TraceFile } from '../core/trace/reader.js';
 import { info } from '../cli/info.js';
 import { planPrint, printHits, printProblem, programModules, type EvaluatedHit } from '../cli/print.js';
-import { listTraces, rootProcess, UsageError } from '../cli/recording.js';
+import { listTraces, projectRootFor, rootProcess, UsageError } from '../cli/recording.js';
 import { prepareReplay } from '../cli/replay.js';
 import { entryJson, eventInFull, eventText, filteredTimeline, openTimelineTraces } from '../cli/show.js';
 import { DEFAULT_MAX_NODES } from '../cli/commands/why.js';
@@ -550,9 +550,11 @@ export function createServer(recordings: Recordings): McpServer {
     tool(async (a: { recording?: string; at: string; hit?: number; expr: string; process?: number }) => {
       const ref = recordings.resolve(a.recording);
       checkExpression(a.expr);
-      const position = parseLocation(a.at);
-      const w = await lastWrite({ recording: path.resolve(ref.location), process: a.process, file: position.file, line: position.line, hit: a.hit ?? 1, expression: a.expr, cwd: process.cwd() });
-      const shown = (p: SourcePoint | null) => (p ? `${path.relative(process.cwd(), p.file) || p.file}:${p.line}:${p.column}` : null);
+      // A pack replays in its snapshot of the project: FILE is read there.
+      const project = projectRootFor(ref.location);
+      const position = parseLocation(a.at, project);
+      const w = await lastWrite({ recording: path.resolve(ref.location), process: a.process, file: position.file, line: position.line, hit: a.hit ?? 1, expression: a.expr, cwd: project });
+      const shown = (p: SourcePoint | null) => (p ? `${path.relative(project, p.file) || p.file}:${p.line}:${p.column}` : null);
       const stored = shown(w.stored);
       return json({
         at: a.at,
@@ -588,12 +590,13 @@ export function createServer(recordings: Recordings): McpServer {
     },
     tool(async (a: { recording?: string; file: string; process?: number; fromLine?: number; limit?: number }) => {
       const ref = recordings.resolve(a.recording);
-      const file = path.resolve(a.file);
+      const project = projectRootFor(ref.location);
+      const file = path.resolve(project, a.file);
       if (!fs.existsSync(file)) throw new UsageError(`no file ${a.file} (looked for ${file})`);
       const run = await covered(ref, a.process);
       const lines = lineHits(file, run.scripts);
       if (!lines) {
-        const shown = run.modules.slice(0, 6).map((m) => path.relative(process.cwd(), m) || m);
+        const shown = run.modules.slice(0, 6).map((m) => path.relative(project, m) || m);
         throw new UsageError(`${a.file} did not run in this recording: no script the program ran is this file or was compiled from it (it ran ${shown.join(', ') || 'no module of its own'}${run.modules.length > 6 ? ', …' : ''})`);
       }
       const from = a.fromLine ?? 1;
@@ -603,7 +606,7 @@ export function createServer(recordings: Recordings): McpServer {
       const body = part.map((l) => `${String(l.line).padStart(5)} ${String(l.count ?? '-').padStart(width)} | ${l.text}`);
       const last = part[part.length - 1]!.line;
       const ran = lines.filter((l) => (l.count ?? 0) > 0).length;
-      const header = `${path.relative(process.cwd(), file) || file}: lines ${from}-${last} of ${lines.length}; ${ran} lines ran (line, times it ran, source)`;
+      const header = `${path.relative(project, file) || file}: lines ${from}-${last} of ${lines.length}; ${ran} lines ran (line, times it ran, source)`;
       const diverged = run.messages.find((m) => /diverged|stalled|recording ends here/.test(m));
       const notes = diverged ? [`note: the replay stopped early (${diverged.replace(/^retrace: /, '')}); counts are up to there`] : [];
       const footer = last < lines.length ? [`more: call source again with fromLine: ${last + 1}`] : [];
