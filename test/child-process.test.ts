@@ -377,7 +377,8 @@ exec('node -p "Date.now()" && node -p "process.pid"', (err, out) => console.log(
   assertReplays(dir, rec);
   const [, said, shellSaid] = /sync child says (\S+)\nshell children said (".*")/.exec(rec.stdout)!;
   const [time, pid] = (JSON.parse(shellSaid!) as string).trim().split('\n');
-  assertReplays(dir, { status: 0, stdout: `${said}\n` }, ['--process', '1']);
-  assertReplays(dir, { status: 0, stdout: `${time}\n` }, ['--process', '2']);
-  assertReplays(dir, { status: 0, stdout: `${pid}\n` }, ['--process', '3']);
+  // These processes' code is \`node -p CODE\`: code that comes from the recording, which replay runs only with --trust.
+  assertReplays(dir, { status: 0, stdout: `${said}\n` }, ['--process', '1', '--trust']);
+  assertReplays(dir, { status: 0, stdout: `${time}\n` }, ['--process', '2', '--trust']);
+  assertReplays(dir, { status: 0, stdout: `${pid}\n` }, ['--process', '3', '--trust']);
 });

@@ -44,7 +44,7 @@ export function parseArgs(spec: CommandSpec, args: readonly string[]): ParsedArg
   const given: GivenOption[] = [];
   let command: string[] = [];
   let help = false;
-  const maxOperands = spec.operands?.length ?? 0;
+  const maxOperands = spec.operands?.at(-1)?.repeats ? Infinity : (spec.operands?.length ?? 0);
   for (let i = 0; i < args.length; i++) {
     const raw = args[i]!;
     if (raw === '--' && spec.runsCommand) {

@@ -23,6 +23,8 @@ export interface OperandSpec {
   /** As shown in the usage: `DIR`, `FILE`. */
   readonly name: string;
   readonly help: string;
+  /** The last operand may be given any number of times (`prune DIR...`). */
+  readonly repeats?: boolean;
 }
 
 export interface CommandSpec {

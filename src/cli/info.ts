@@ -55,7 +55,7 @@ export function info(location: string): ProcessInfo[] {
       platform: `${h.platform}-${h.arch}`,
       started: new Date(h.startTime).toISOString(),
       durationMs: end ? end.endTime - h.startTime : null,
-      end: end ? (end.signal ? `killed by ${end.signal}` : `exit status ${end.exitCode}`) : `truncated (${trace.truncation})`,
+      end: end?.reason === 'stopped' ? `truncated (${trace.truncation})` : end ? (end.signal ? `killed by ${end.signal}` : `exit status ${end.exitCode}`) : `truncated (${trace.truncation})`,
       bytes: fs.statSync(ref.file).size,
       events,
       eventsByKind,

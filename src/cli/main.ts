@@ -2,6 +2,9 @@
 // The `retrace` command line: finds the command and hands it its arguments, read against the
 // options it declares (src/cli/commands/).
 import { TraceError } from '../core/trace/reader.js';
+import { CorruptTraceError } from '../core/trace/codec.js';
+import type { ParsedArgs } from './args.js';
+import type { Command } from './command.js';
 import { nearest, parseArgs } from './args.js';
 import { commandHelp, overviewHelp } from './command.js';
 import { COMMANDS } from './commands/index.js';
@@ -14,6 +17,18 @@ function find(name: string): (typeof COMMANDS)[number] {
   if (command) return command;
   const near = nearest(name, [...COMMANDS.map((c) => c.name), 'help']);
   throw new UsageError(`unknown command "${name}"${near ? ` (did you mean ${near}?)` : ''}: see retrace --help`);
+}
+
+/**
+ * For a command that reads recordings: unwraps the key of an encrypted recording it names with the
+ * identities given (the reader itself is synchronous), and notes --trust for the replays it starts.
+ */
+async function beforeReading(command: Command, args: ParsedArgs): Promise<void> {
+  const declares = (name: string) => command.options.some((o) => o.name === name);
+  if (declares('--trust') && args.has('--trust')) (await import('./replay.js')).trustRecording();
+  if (!declares('--identity')) return;
+  const { identityFiles, unlockRecordings } = await import('./encryption.js');
+  await unlockRecordings([...args.operands], identityFiles(args.values('--identity')));
 }
 
 async function run(argv: string[]): Promise<number> {
@@ -40,6 +55,7 @@ async function run(argv: string[]): Promise<number> {
         process.stdout.write(`${commandHelp(command)}\n`);
         return 0;
       }
+      await beforeReading(command, args);
       return command.run(args);
     }
   }
@@ -54,7 +70,7 @@ export async function main(argv: string[]): Promise<void> {
   try {
     process.exitCode = await run(argv);
   } catch (err) {
-    if (err instanceof UsageError || err instanceof TraceError) {
+    if (err instanceof UsageError || err instanceof TraceError || err instanceof CorruptTraceError) {
       say(err.message);
       process.exitCode = 2;
       return;

@@ -8,6 +8,7 @@ import { TraceFile } from '../core/trace/reader.js';
 import { hasRecording, listTraces, UsageError, type TraceRef } from './recording.js';
 import { exitLike, say } from './output.js';
 import { loadRules, RedactionConfigError } from '../redaction/rules.js';
+import { newRecordingKey, recipientsFromEnv } from './encryption.js';
 
 export interface RecordOptions {
   out: string;
@@ -17,6 +18,12 @@ export interface RecordOptions {
   command: string[];
   /** 'failure': delete the recording unless the command failed or a recorded process crashed. */
   keep: 'always' | 'failure';
+  /** Each process's trace stops before it grows past this many bytes (--max-size). */
+  maxBytes?: number;
+  /** Each process's recording stops this long after it started (--max-duration). */
+  maxDurationMs?: number;
+  /** age recipients to encrypt the recording to (--encrypt-to, or RETRACE_ENCRYPT_TO). */
+  encryptTo?: string[];
 }
 
 /**
@@ -27,7 +34,7 @@ export interface RecordOptions {
 function prepareFolder(dir: string, shown: string): void {
   const existed = fs.existsSync(dir);
   try {
-    fs.mkdirSync(dir, { recursive: true, mode: RECORDING_DIR_MODE });
+    makeFolders(dir);
     if (!existed) fs.chmodSync(dir, RECORDING_DIR_MODE);
     if (!fs.statSync(dir).isDirectory()) throw Object.assign(new Error('not a folder'), { code: 'ENOTDIR' });
     const probe = path.join(dir, `.retrace-probe-${process.pid}`);
@@ -43,6 +50,16 @@ function prepareFolder(dir: string, shown: string): void {
       : (e.code ?? e.message);
     throw new UsageError(`cannot record to ${shown}: ${why}`);
   }
+}
+
+/** mkdir -p, one level at a time, so that the error is the real one (a recursive mkdir reports ENOENT on a read-only file system). */
+function makeFolders(dir: string): void {
+  const missing: string[] = [];
+  for (let d = dir; !fs.existsSync(d); d = path.dirname(d)) {
+    missing.unshift(d);
+    if (path.dirname(d) === d) break;
+  }
+  for (const d of missing) fs.mkdirSync(d, { mode: RECORDING_DIR_MODE });
 }
 
 export async function record(opts: RecordOptions): Promise<number> {
@@ -68,17 +85,26 @@ export async function record(opts: RecordOptions): Promise<number> {
   const existedBefore = fs.existsSync(dir);
   prepareFolder(dir, opts.out);
 
+  const recipients = opts.encryptTo?.length ? opts.encryptTo : recipientsFromEnv();
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    [ENV.mode]: 'record',
+    [ENV.dir]: dir,
+    [ENV.redact]: redactRules,
+    NODE_OPTIONS: withPreload(process.env.NODE_OPTIONS),
+  };
+  for (const key of [ENV.maxBytes, ENV.maxDurationMs, ENV.encrypted, ENV.recordingKey, ENV.recordingKeyAge]) delete env[key];
+  if (opts.maxBytes !== undefined) env[ENV.maxBytes] = String(opts.maxBytes);
+  if (opts.maxDurationMs !== undefined) env[ENV.maxDurationMs] = String(opts.maxDurationMs);
+  if (recipients.length > 0) {
+    const { key, age } = await newRecordingKey(recipients);
+    env[ENV.encrypted] = '1';
+    env[ENV.recordingKey] = key.toString('base64');
+    env[ENV.recordingKeyAge] = age;
+  }
+
   const [command, ...args] = opts.command as [string, ...string[]];
-  const child = spawn(command, args, {
-    stdio: 'inherit',
-    env: {
-      ...process.env,
-      [ENV.mode]: 'record',
-      [ENV.dir]: dir,
-      [ENV.redact]: redactRules,
-      NODE_OPTIONS: withPreload(process.env.NODE_OPTIONS),
-    },
-  });
+  const child = spawn(command, args, { stdio: 'inherit', env });
   // The terminal sends Ctrl-C to its whole foreground group, the program included: let the program
   // decide, and wait for it. A SIGINT sent to this process alone (a supervisor, `timeout -s INT`,
   // `kill -INT`) is passed on, as SIGTERM and SIGHUP are.

@@ -2,7 +2,9 @@
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { TraceFile } from '../core/trace/reader.js';
+import { recordingKeyFor } from '../core/trace/crypto.js';
 import { ENV, preloadPath } from '../runtime/paths.js';
 import { checkoutDifferences, isPack, openPack, type OpenedPack } from './pack.js';
 import { listTraces, projectRootFor, rootProcess, UsageError, type TraceRef } from './recording.js';
@@ -37,25 +39,12 @@ export function prepareReplay(opts: ReplayOptions): PreparedReplay {
   if (isPack(opts.location)) noteCheckout(openPack(opts.location), refs);
   const mapPath = (p: string) => (p === header.cwd || p.startsWith(header.cwd + path.sep) ? replayRoot + p.slice(header.cwd.length) : p);
 
-  // `node -e CODE a b` and `node -p`: the code is in execArgv and argv[1] is already an argument;
-  // `node - a b` reads its script from stdin, which the recording holds.
-  const inline = runsInlineCode(header.execArgv);
-  const script = inline ? undefined : header.argv[1];
-  const scriptArgs: string[] = inline ? header.argv.slice(1) : [];
-  if (script === '-') {
-    scriptArgs.push(script, ...header.argv.slice(2));
-  } else if (script !== undefined) {
-    const mapped = mapPath(script);
-    if (!mainModuleExists(mapped)) {
-      throw new UsageError(`the recorded program ${mapped} is not here: run replay from the project folder the recording was made in`);
-    }
-    scriptArgs.push(mapped, ...header.argv.slice(2));
-  }
+  const { execArgv, scriptArgs } = recordedCommand(header, replayRoot, mapPath, 'replay');
   if (header.nodeVersion.split('.')[0] !== process.version.split('.')[0]) {
     say(`warning: recorded with Node.js ${header.nodeVersion}, replaying with ${process.version}`);
   }
 
-  const args = [...opts.nodeFlags, `--require=${preloadPath()}`, ...header.execArgv.map(mapPath), ...scriptArgs];
+  const args = [...opts.nodeFlags, `--require=${preloadPath()}`, ...execArgv, ...scriptArgs];
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     [ENV.mode]: 'replay',
@@ -64,8 +53,150 @@ export function prepareReplay(opts: ReplayOptions): PreparedReplay {
     TZ: header.timeZone,
   };
   delete env[ENV.dir];
+  addRecordingKeyEnv(env, trace);
   if (opts.stallMs !== undefined) env[ENV.stallMs] = String(opts.stallMs);
   return { trace, header, replayRoot, args, env };
+}
+
+/**
+ * For a replayed process: the recording key the CLI unwrapped, when its trace is encrypted. The
+ * process takes it out of its environment before the program runs.
+ */
+export function addRecordingKeyEnv(env: NodeJS.ProcessEnv, trace: TraceFile): void {
+  delete env[ENV.recordingKey];
+  delete env[ENV.recordingKeyAge];
+  const key = trace.keyAge === null ? undefined : recordingKeyFor({ age: trace.keyAge, salt: '' });
+  if (key && trace.keyAge !== null) {
+    env[ENV.recordingKey] = key.toString('base64');
+    env[ENV.recordingKeyAge] = trace.keyAge;
+  }
+}
+
+let trusted = false;
+/** `--trust`: the recording's Node.js flags and a program outside the project are used as recorded. */
+export function trustRecording(): void {
+  trusted = true;
+}
+
+/**
+ * Recorded Node.js flags replay passes on without --trust: they change how Node.js runs the
+ * program's own code, never what code runs (docs/security.md lists them and why).
+ */
+const SAFE_FLAGS = new Set([
+  '--experimental-strip-types', '--no-experimental-strip-types', '--experimental-transform-types', '--enable-source-maps',
+  '--no-warnings', '--no-deprecation', '--trace-warnings', '--trace-deprecation', '--throw-deprecation', '--pending-deprecation',
+  '--trace-uncaught', '--expose-gc', '--experimental-vm-modules', '--experimental-require-module', '--no-experimental-require-module',
+  '--experimental-detect-module', '--no-experimental-detect-module', '--experimental-wasm-modules', '--experimental-websocket',
+  '--experimental-eventsource', '--experimental-sqlite', '--no-experimental-sqlite', '--experimental-webstorage',
+  '--preserve-symlinks', '--preserve-symlinks-main', '--frozen-intrinsics', '--abort-on-uncaught-exception', '--no-addons',
+  '--zero-fill-buffers', '--use-strict', '--no-experimental-global-navigator', '--experimental-global-navigator',
+  '--stack-trace-limit', '--max-old-space-size', '--max-semi-space-size', '--stack-size', '--unhandled-rejections',
+  '--input-type', '--experimental-default-type', '--disable-warning', '--conditions', '-C', '--title', '--dns-result-order',
+  '--disable-proto', '--experimental-network-inspection',
+]);
+/** Flags whose value may be the next argument. */
+const VALUE_FLAGS = new Set([
+  '--stack-trace-limit', '--max-old-space-size', '--max-semi-space-size', '--stack-size', '--unhandled-rejections', '--input-type',
+  '--experimental-default-type', '--disable-warning', '--conditions', '-C', '--title', '--dns-result-order', '--disable-proto',
+  '--import', '--require', '-r', '--loader', '--experimental-loader', '--eval', '-e', '--print', '-p', '-pe', '-ep', '--env-file', '--env-file-if-exists',
+  '--inspect-port', '--debug-port', '--watch-path', '--test-reporter', '--test-reporter-destination', '--redirect-warnings', '--cpu-prof-dir',
+  '--heap-prof-dir', '--diagnostic-dir', '--report-dir', '--experimental-config-file', '--secure-heap', '--openssl-config', '--icu-data-dir',
+]);
+/**
+ * Preloads and loaders: passed on when their code is on this machine, in the project or in an
+ * installed package (a package name installed for the project, or a file under a node_modules
+ * folder, as `tsx` passes its loader): never a data: or http: URL, or a file elsewhere.
+ */
+const LOADER_FLAGS = new Set(['--import', '--require', '-r', '--loader', '--experimental-loader']);
+/** The recorded process's own debugger flags: replay has its own (--inspect), so these are dropped. */
+const DEBUGGER_FLAG = /^--(inspect|inspect-brk|inspect-wait|inspect-port|debug-port)(=|$)/;
+
+/** A bare package specifier (`tsx`, `tsx/esm`, `@scope/pkg/register`), never a path or URL. */
+const BARE_SPECIFIER = /^(@[a-z0-9][\w.-]*\/)?[a-z0-9][\w.-]*(\/[\w.-]+)*$/i;
+
+/** Whether a package named by a bare specifier is installed where Node.js resolves it from the project. */
+function installedInProject(spec: string, root: string): boolean {
+  const parts = spec.split('/');
+  const name = spec.startsWith('@') ? parts.slice(0, 2).join('/') : parts[0]!;
+  for (let dir = root; ; dir = path.dirname(dir)) {
+    if (fs.existsSync(path.join(dir, 'node_modules', name, 'package.json'))) return true;
+    if (path.dirname(dir) === dir) return false;
+  }
+}
+
+/** Whether a recorded --import/--require/--loader value names local code of the project or of an installed package. */
+function localLoader(value: string, replayRoot: string, mapPath: (p: string) => string): boolean {
+  if (BARE_SPECIFIER.test(value)) return installedInProject(value, replayRoot);
+  let file: string;
+  if (value.startsWith('file:')) {
+    try {
+      file = fileURLToPath(value);
+    } catch {
+      return false;
+    }
+  } else if (path.isAbsolute(value) || value.startsWith('./') || value.startsWith('../')) {
+    file = path.resolve(replayRoot, value);
+  } else {
+    return false;
+  }
+  file = mapPath(file);
+  let real: string;
+  try {
+    real = fs.realpathSync(file);
+  } catch {
+    return false;
+  }
+  return insideFolder(real, fs.realpathSync(replayRoot)) || real.split(path.sep).includes('node_modules');
+}
+
+function insideFolder(file: string, folder: string): boolean {
+  const relative = path.relative(folder, file);
+  return relative !== '' && !relative.startsWith('..') && !path.isAbsolute(relative);
+}
+
+/**
+ * The Node.js flags and program of a recorded process, as replay may run them here. A recording is
+ * data that may come from anyone: without --trust, recorded flags that run code (--import,
+ * --require, loaders of files or URLs, --eval) or read files (--env-file), and a program outside
+ * the project folder, are refused, and the error lists them.
+ */
+export function recordedCommand(header: TraceFile['header'], replayRoot: string, mapPath: (p: string) => string, command: string): { execArgv: string[]; scriptArgs: string[] } {
+  const execArgv: string[] = [];
+  const refused: string[] = [];
+  const flags = header.execArgv;
+  for (let i = 0; i < flags.length; i++) {
+    const raw = flags[i]!;
+    const eq = raw.startsWith('--') ? raw.indexOf('=') : -1;
+    const name = eq > 0 ? raw.slice(0, eq) : raw;
+    const takesNext = eq < 0 && VALUE_FLAGS.has(name) && i + 1 < flags.length;
+    const value = eq > 0 ? raw.slice(eq + 1) : takesNext ? flags[i + 1]! : undefined;
+    const whole = takesNext ? [raw, flags[++i]!] : [raw];
+    if (DEBUGGER_FLAG.test(raw)) continue;
+    const safe = SAFE_FLAGS.has(name) || (LOADER_FLAGS.has(name) && value !== undefined && localLoader(value, replayRoot, mapPath));
+    if (safe || trusted) execArgv.push(...whole.map(mapPath));
+    else refused.push(whole.join(' '));
+  }
+  // `node -e CODE a b` and `node -p`: the code is in execArgv (refused above unless trusted) and
+  // argv[1] is already an argument; `node - a b` reads its script from stdin, which the recording holds.
+  const inline = runsInlineCode(header.execArgv);
+  const script = inline ? undefined : header.argv[1];
+  const scriptArgs: string[] = inline ? header.argv.slice(1) : [];
+  if (script === '-') {
+    scriptArgs.push(script, ...header.argv.slice(2));
+  } else if (script !== undefined) {
+    const mapped = mapPath(script);
+    if (!mainModuleExists(mapped)) {
+      throw new UsageError(`the recorded program ${mapped} is not here: run ${command} from the project folder the recording was made in`);
+    }
+    const real = fs.realpathSync(fs.existsSync(mapped) ? mapped : path.dirname(mapped));
+    if (!trusted && !insideFolder(real, fs.realpathSync(replayRoot))) refused.push(`the program ${mapped}, outside this project`);
+    scriptArgs.push(mapped, ...header.argv.slice(2));
+  }
+  if (refused.length > 0) {
+    const shown = refused.map((r) => (r.length > 100 ? `${r.slice(0, 100)}...` : r)).map((r) => JSON.stringify(r)).join(', ');
+    throw new UsageError(`the recording asks Node.js to run ${shown}, which ${command} does not do for a recording unless you trust it: add --trust if you do`);
+  }
+  return { execArgv, scriptArgs };
 }
 
 export async function replay(opts: ReplayOptions): Promise<number> {
@@ -84,7 +215,7 @@ export async function replay(opts: ReplayOptions): Promise<number> {
 }
 
 /** Whether node's options run code given on the command line (`-e`, `--eval`, `-p`, `--print`) instead of a file. */
-function runsInlineCode(execArgv: string[]): boolean {
+export function runsInlineCode(execArgv: string[]): boolean {
   return execArgv.some((a) => /^(-e|-p|-pe|-ep|--eval|--print)(=|$)/.test(a));
 }
 
@@ -92,7 +223,7 @@ function runsInlineCode(execArgv: string[]): boolean {
  * Whether the main module is here as Node would find it: `node lib/cli/bin` runs `lib/cli/bin.js`
  * and argv[1] keeps the name without its extension (a folder runs its package main or index).
  */
-function mainModuleExists(file: string): boolean {
+export function mainModuleExists(file: string): boolean {
   if (fs.existsSync(file)) return true;
   return ['.js', '.cjs', '.mjs', '.json', '.node', '.ts', '.cts', '.mts'].some((ext) => fs.existsSync(file + ext));
 }

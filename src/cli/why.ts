@@ -7,6 +7,7 @@ import * as path from 'node:path';
 import { TraceFile } from '../core/trace/reader.js';
 import { ENV, preloadPath } from '../runtime/paths.js';
 import { listTraces, projectRootFor, rootProcess, UsageError } from './recording.js';
+import { addRecordingKeyEnv, recordedCommand } from './replay.js';
 import type { Located, WhyAnswer, WhyRequest } from '../provenance/inprocess.js';
 import { describeOrigins } from '../provenance/origins.js';
 import { formatText, type WhyScope } from '../provenance/format.js';
@@ -62,16 +63,10 @@ export async function whyAnswer(opts: Pick<WhyOptions, 'location' | 'at' | 'expr
   const trace = TraceFile.open(ref.file);
   const header = trace.header;
   const mapPath = (p: string) => (p === header.cwd || p.startsWith(header.cwd + path.sep) ? replayRoot + p.slice(header.cwd.length) : p);
-  const script = header.argv[1];
-  const scriptArgs: string[] = [];
-  if (script !== undefined) {
-    const mapped = mapPath(script);
-    if (!fs.existsSync(mapped)) throw new UsageError(`the recorded program ${mapped} is not here: run why from the project folder the recording was made in`);
-    scriptArgs.push(mapped, ...header.argv.slice(2));
-  }
+  const { execArgv, scriptArgs } = recordedCommand(header, replayRoot, mapPath, 'why');
 
   const base = { file, line: loc.line, column: loc.column, expr: opts.expr, maxNodes: opts.maxNodes, root: replayRoot, debug: !!process.env.RETRACE_WHY_DEBUG, control: opts.control };
-  const replay = (request: Omit<WhyRequest, 'out'>) => replayForAnswer(request, { ref, header, replayRoot, mapPath, scriptArgs });
+  const replay = (request: Omit<WhyRequest, 'out'>) => replayForAnswer(request, { ref, trace, header, replayRoot, execArgv, scriptArgs });
   const passes: { mode: string; ms: number }[] = [];
 
   // Replay is deterministic, so `why` can look first and trace after: a cheap replay with only the
@@ -142,9 +137,11 @@ function acceptsConnections(trace: TraceFile): boolean {
 
 interface ReplayContext {
   ref: { file: string };
+  trace: TraceFile;
   header: { cwd: string; argv: string[]; execArgv: string[]; timeZone: string };
   replayRoot: string;
-  mapPath: (p: string) => string;
+  /** The recorded Node.js flags replay may pass (recordedCommand). */
+  execArgv: string[];
   scriptArgs: string[];
 }
 
@@ -162,7 +159,8 @@ async function replayForAnswer(partial: Omit<WhyRequest, 'out'>, ctx: ReplayCont
     TZ: ctx.header.timeZone,
   };
   delete env[ENV.dir];
-  const nodeArgs = [`--require=${preloadPath()}`, ...ctx.header.execArgv.map(ctx.mapPath), ...ctx.scriptArgs];
+  addRecordingKeyEnv(env, ctx.trace);
+  const nodeArgs = [`--require=${preloadPath()}`, ...ctx.execArgv, ...ctx.scriptArgs];
   const started = Date.now();
   const child = spawn(process.execPath, nodeArgs, { stdio: ['ignore', 'ignore', 'pipe'], env });
   let stderr = '';

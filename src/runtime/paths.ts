@@ -20,6 +20,19 @@ export const ENV = {
   redact: 'RETRACE_REDACT',
   /** Replay for `retrace why`: the provenance request (JSON), which turns on instrumentation. */
   why: 'RETRACE_WHY',
+  /** Record: stop a process's recording before its trace grows past this many bytes. */
+  maxBytes: 'RETRACE_MAX_BYTES',
+  /** Record: stop a process's recording this many ms after it started. */
+  maxDurationMs: 'RETRACE_MAX_DURATION_MS',
+  /** Record: '1' when the recording is encrypted (a process without the key must not record in the clear). */
+  encrypted: 'RETRACE_ENCRYPTED',
+  /**
+   * Record and replay: the recording key (base64), taken out of process.env before the program
+   * runs and passed only to the recorded or replayed processes retrace starts.
+   */
+  recordingKey: 'RETRACE_RECORDING_KEY',
+  /** Record: the age file (base64) wrapping the recording key, stored in each trace's key chunk. */
+  recordingKeyAge: 'RETRACE_RECORDING_KEY_AGE',
 } as const;
 
 /** The package root (the folder holding package.json). */

@@ -14,13 +14,61 @@ import { TraceWriter } from '../core/trace/writer.js';
 import { startRedaction, type RedactConfig } from '../redaction/index.js';
 import { loadRules } from '../redaction/rules.js';
 import { tolerateRedactedKeys, watchRedactedUse } from '../redaction/explain.js';
+import { addRecordingKey, ChunkSealer, deriveChunkKey, newSalt, RECORDING_KEY_BYTES } from '../core/trace/crypto.js';
 import { ENV, RECORDING_DIR_MODE, RECORDING_FILE_MODE, preloadPath, retraceVersion, traceFileName } from './paths.js';
 
 /** Exit status when a replay cannot start (missing or unreadable recording). */
 export const REPLAY_SETUP_EXIT_CODE = 2;
 
+/** One line on the program's stderr; never throws (stderr may be closed). */
+function warn(message: string): void {
+  try {
+    real.writeSync(2, `retrace: warning: ${message}\n`);
+  } catch {
+    // nowhere to say it
+  }
+}
+
+/** The recording settings the CLI passes down, read once and taken out of the program's sight. */
+interface RecordSettings {
+  maxBytes: number | undefined;
+  maxDurationMs: number | undefined;
+  /** The recording key and the age file wrapping it (an encrypted recording). */
+  key: { age: string; key: Buffer } | undefined;
+}
+
+function takeRecordSettings(): RecordSettings {
+  const num = (v: string | undefined) => (v !== undefined && /^\d+$/.test(v) ? Number(v) : undefined);
+  const keyB64 = process.env[ENV.recordingKey];
+  const age = process.env[ENV.recordingKeyAge];
+  // The key must not reach the program, its recorded environment, or a child that is not recorded.
+  delete process.env[ENV.recordingKey];
+  delete process.env[ENV.recordingKeyAge];
+  const key = keyB64 && age ? Buffer.from(keyB64, 'base64') : undefined;
+  return {
+    maxBytes: num(process.env[ENV.maxBytes]),
+    maxDurationMs: num(process.env[ENV.maxDurationMs]),
+    key: key && age && key.length === RECORDING_KEY_BYTES ? { age, key } : undefined,
+  };
+}
+
 export function startRecording(dir: string): void {
-  const { fd, number } = claimProcessNumber(dir);
+  const settings = takeRecordSettings();
+  if (process.env[ENV.encrypted] === '1' && settings.key === undefined) {
+    // An encrypted recording whose key did not reach this process: never write it in the clear.
+    warn(`not recording ${process.argv[1] ?? 'this process'}: the recording is encrypted and its key did not reach this process`);
+    return;
+  }
+  let claimed: { fd: number; number: number };
+  try {
+    claimed = claimProcessNumber(dir);
+  } catch (err) {
+    // Recording never harms the program: it runs unrecorded.
+    const e = err as NodeJS.ErrnoException;
+    warn(`not recording ${process.argv[1] ?? 'this process'}: cannot create its trace in ${dir} (${e.code ?? e.message})`);
+    return;
+  }
+  const { fd, number } = claimed;
   const parent = process.env[ENV.parent];
   const header: TraceHeader = {
     format: FORMAT_VERSION,
@@ -42,7 +90,23 @@ export function startRecording(dir: string): void {
     redaction: redactionConfig() as Record<string, string[]> | null,
   };
   startRedaction(header.redaction ?? null);
-  const writer = new TraceWriter(fd, header);
+  let stopTimer: ReturnType<typeof setTimeout> | undefined;
+  let chunkKey: Buffer | undefined;
+  let salt: Buffer | undefined;
+  if (settings.key) {
+    salt = newSalt();
+    chunkKey = deriveChunkKey(settings.key.key, salt);
+  }
+  const writer = new TraceWriter(fd, header, {
+    maxBytes: settings.maxBytes,
+    ...(settings.key && chunkKey && salt
+      ? { key: { age: settings.key.age, salt: salt.toString('base64') }, transforms: [new ChunkSealer(chunkKey)] }
+      : {}),
+    onStop: (reason) => {
+      if (stopTimer) real.clearTimeout(stopTimer);
+      warn(`recording of process ${number} stopped: ${reason}; the program goes on unrecorded, and the trace ends at the last chunk written`);
+    },
+  });
   const engine = new Recorder(writer);
   let finished = false;
   const session: SessionContext = {
@@ -53,6 +117,9 @@ export function startRecording(dir: string): void {
       [ENV.parent]: String(number),
       [ENV.redact]: header.redaction ? JSON.stringify(header.redaction) : 'off',
       NODE_OPTIONS: withPreload(process.env.NODE_OPTIONS),
+      ...(settings.maxBytes !== undefined ? { [ENV.maxBytes]: String(settings.maxBytes) } : {}),
+      ...(settings.maxDurationMs !== undefined ? { [ENV.maxDurationMs]: String(settings.maxDurationMs) } : {}),
+      ...(settings.key ? { [ENV.encrypted]: '1', [ENV.recordingKey]: settings.key.key.toString('base64'), [ENV.recordingKeyAge]: settings.key.age } : {}),
     }),
     finishRecording: ({ exitCode, signal, reason }) => {
       if (finished) return;
@@ -64,9 +131,21 @@ export function startRecording(dir: string): void {
   current = engine;
   // Bound the loss on a hard kill: a partly filled chunk is written at least this often.
   real.setInterval(() => writer.flush(), 200).unref();
+  if (settings.maxDurationMs !== undefined) {
+    stopTimer = real.setTimeout(() => {
+      writer.flush();
+      writer.stop(`it reached --max-duration (${settings.maxDurationMs} ms)`);
+    }, settings.maxDurationMs);
+    stopTimer.unref();
+  }
 }
 
 export function startReplay(traceFile: string): void {
+  const keyB64 = process.env[ENV.recordingKey];
+  const age = process.env[ENV.recordingKeyAge];
+  delete process.env[ENV.recordingKey];
+  delete process.env[ENV.recordingKeyAge];
+  if (keyB64 && age) addRecordingKey(age, Buffer.from(keyB64, 'base64'));
   let trace: TraceFile;
   try {
     trace = TraceFile.open(traceFile);
@@ -163,7 +242,8 @@ function claimProcessNumber(dir: string): { fd: number; number: number } {
   real.mkdirSync(dir, { recursive: true, mode: RECORDING_DIR_MODE });
   for (let n = 0; ; n++) {
     try {
-      const fd = real.openSync(path.join(dir, traceFileName(n)), 'wx', RECORDING_FILE_MODE);
+      // Appending: after a failed write is cut back to the last whole chunk, the next write follows it.
+      const fd = real.openSync(path.join(dir, traceFileName(n)), 'ax+', RECORDING_FILE_MODE);
       real.fchmodSync(fd, RECORDING_FILE_MODE);
       return { fd, number: n };
     } catch (err) {

@@ -12,5 +12,7 @@ import { command as pack } from './pack.js';
 import { command as unpack } from './unpack.js';
 import { command as dap } from './dap.js';
 import { command as mcp } from './mcp.js';
+import { command as keygen } from './keygen.js';
+import { command as prune } from './prune.js';
 
-export const COMMANDS: readonly Command[] = [record, replay, info, show, print, why, vscode, dap, mcp, pack, unpack];
+export const COMMANDS: readonly Command[] = [record, replay, info, show, print, why, vscode, dap, mcp, pack, unpack, keygen, prune];

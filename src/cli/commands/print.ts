@@ -4,6 +4,7 @@ import * as vm from 'node:vm';
 import { wholeNumber } from '../args.js';
 import type { Command } from '../command.js';
 import { UsageError } from '../recording.js';
+import { IDENTITY_OPTION, TRUST_OPTION } from './shared-options.js';
 
 export const command: Command = {
   name: 'print',
@@ -17,6 +18,8 @@ export const command: Command = {
     { name: '--process', alias: '-p', value: 'N', help: 'the recorded process (default: the first one)' },
     { name: '--stall-ms', value: 'MS', help: 'as for replay: how long to wait for the next recorded event' },
     { name: '--json', help: 'one JSON object per hit' },
+    IDENTITY_OPTION,
+    TRUST_OPTION,
   ],
   async run(a) {
     const at = a.value('--at');

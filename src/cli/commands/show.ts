@@ -2,6 +2,7 @@
 import { wholeNumber } from '../args.js';
 import type { Command } from '../command.js';
 import { UsageError } from '../recording.js';
+import { IDENTITY_OPTION } from './shared-options.js';
 
 const ms = (v: string, flag: string) => {
   if (!/^\d+(\.\d+)?$/.test(v)) throw new UsageError(`${flag} takes milliseconds since the recording started (a number), not "${v}"`);
@@ -28,6 +29,7 @@ export const command: Command = {
     { name: '--json', help: 'one JSON object per line' },
     { name: '--all', help: 'also the low-level events the timeline folds into one line' },
     { name: '--no-pager', help: 'write to stdout even on a terminal (default: less, when it is one)' },
+    IDENTITY_OPTION,
   ],
   async run(a) {
     const from = optional(a.value('--from'), (v) => ms(v, '--from'));

@@ -3,6 +3,7 @@
 import { wholeNumber } from '../args.js';
 import type { Command } from '../command.js';
 import { UsageError } from '../recording.js';
+import { IDENTITY_OPTION, TRUST_OPTION } from './shared-options.js';
 
 export const DEFAULT_MAX_NODES = 1_000_000;
 
@@ -21,6 +22,8 @@ export const command: Command = {
     { name: '--html', value: 'FILE', help: 'also write the answer as an HTML page to FILE' },
     { name: '--max-nodes', value: 'N', help: `at most N lineage nodes are kept (default: ${DEFAULT_MAX_NODES})` },
     { name: '--process', alias: '-p', value: 'N', help: 'the recorded process (default: the first one)' },
+    IDENTITY_OPTION,
+    TRUST_OPTION,
   ],
   async run(a) {
     const at = a.value('--at');

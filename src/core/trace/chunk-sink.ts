@@ -1,24 +1,33 @@
 // Where framed chunks go: written on the program's thread, or handed to a worker thread.
 import type { Worker } from 'node:worker_threads';
 import { real } from '../originals.js';
-import { Ctl, frameChunk, writeFully, type ChunkTransform } from './chunks.js';
+import { Ctl, frameChunk, SLOT_WORDS, truncateToWholeChunks, writeFully, type ChunkTransform } from './chunks.js';
 import type { ChunkType } from './format.js';
 
 export interface ChunkSink {
-  /** Takes the chunk's bytes now: `raw` may be reused as soon as this returns. */
-  write(type: ChunkType, raw: Uint8Array): void;
+  /**
+   * Takes the chunk's bytes now: `raw` may be reused as soon as this returns. `seq` is the chunk's
+   * sequence number in the file. Throws when the file cannot be written (the writer then stops).
+   */
+  write(type: ChunkType, seq: number, raw: Uint8Array): void;
   /** Returns once every chunk handed over so far is in the file. */
   drain(): void;
+  /** Raw bytes handed over and not yet written (for --max-size). */
+  pendingBytes(): number;
 }
 
 export class SyncSink implements ChunkSink {
   constructor(private readonly fd: number, private readonly level: number, private readonly transforms: readonly ChunkTransform[] = []) {}
 
-  write(type: ChunkType, raw: Uint8Array): void {
-    writeFully(this.fd, frameChunk(type, raw, this.level, real.deflateRawSync, this.transforms), real.writeSync);
+  write(type: ChunkType, seq: number, raw: Uint8Array): void {
+    writeFully(this.fd, frameChunk(type, seq, raw, this.level, real.deflateRawSync, this.transforms), real.writeSync);
   }
 
   drain(): void {}
+
+  pendingBytes(): number {
+    return 0;
+  }
 }
 
 /** How long the program's thread waits for the worker (at exit, or for room in the ring) before writing the rest itself. */
@@ -39,7 +48,7 @@ const RING_SLOTS = 256;
  */
 export class WorkerSink implements ChunkSink {
   private readonly ring = new Uint8Array(new SharedArrayBuffer(RING_BYTES));
-  private readonly ctl = new Int32Array(new SharedArrayBuffer(4 * (Ctl.SLOTS + 3 * RING_SLOTS)));
+  private readonly ctl = new Int32Array(new SharedArrayBuffer(4 * (Ctl.SLOTS + SLOT_WORDS * RING_SLOTS)));
   private readonly worker: Worker;
   private readonly fallback: SyncSink;
   private published = 0;
@@ -49,7 +58,7 @@ export class WorkerSink implements ChunkSink {
   private readonly inFlight: number[] = [];
   private inFlightStart = 0;
 
-  constructor(fd: number, level: number) {
+  constructor(private readonly fd: number, level: number) {
     this.fallback = new SyncSink(fd, level);
     this.worker = new real.Worker(new URL('./chunk-worker.js', import.meta.url), {
       workerData: { fd, level, ring: this.ring.buffer, ctl: this.ctl.buffer, slots: RING_SLOTS },
@@ -110,26 +119,27 @@ export class WorkerSink implements ChunkSink {
     return true;
   }
 
-  write(type: ChunkType, raw: Uint8Array): void {
-    if (this.failed) return this.writeRestSync(type, raw);
+  write(type: ChunkType, seq: number, raw: Uint8Array): void {
+    if (this.failed) return this.writeRestSync(type, seq, raw);
     const n = raw.length;
     if (n > RING_BYTES / 4) {
       // Rare (one event of megabytes): let the worker finish, then write it here, in order.
       this.drain();
-      return this.failed ? this.writeRestSync(type, raw) : this.fallback.write(type, raw);
+      return this.failed ? this.writeRestSync(type, seq, raw) : this.fallback.write(type, seq, raw);
     }
     let at = this.room(n);
     if (at < 0) {
       const deadline = real.dateNow() + DRAIN_TIMEOUT_MS;
-      while ((at = this.room(n)) < 0) if (!this.waitForWorker(deadline)) return this.writeRestSync(type, raw);
+      while ((at = this.room(n)) < 0) if (!this.waitForWorker(deadline)) return this.writeRestSync(type, seq, raw);
     }
     this.ring.set(raw, at);
     this.head = at + n;
     this.inFlight.push(at);
-    const slot = Ctl.SLOTS + 3 * (this.published % RING_SLOTS);
+    const slot = Ctl.SLOTS + SLOT_WORDS * (this.published % RING_SLOTS);
     this.ctl[slot] = type;
     this.ctl[slot + 1] = at;
     this.ctl[slot + 2] = n;
+    this.ctl[slot + 3] = seq;
     this.published++;
     Atomics.store(this.ctl, Ctl.PUBLISHED, this.published);
     Atomics.notify(this.ctl, Ctl.PUBLISHED);
@@ -140,6 +150,12 @@ export class WorkerSink implements ChunkSink {
     while (this.settle() > 0) if (!this.waitForWorker(deadline)) return this.writeRestSync();
   }
 
+  pendingBytes(): number {
+    let bytes = 0;
+    for (let seq = Atomics.load(this.ctl, Ctl.ACKED); seq < this.published; seq++) bytes += this.ctl[Ctl.SLOTS + SLOT_WORDS * (seq % RING_SLOTS) + 2]!;
+    return bytes;
+  }
+
   /** Nothing more will be published: the worker may end once it has written everything. */
   stop(): void {
     Atomics.store(this.ctl, Ctl.STOP, 1);
@@ -147,17 +163,20 @@ export class WorkerSink implements ChunkSink {
   }
 
   /** The worker failed or stalled: write what it has not acknowledged, in order, on this thread. */
-  private writeRestSync(type?: ChunkType, raw?: Uint8Array): void {
+  private writeRestSync(type?: ChunkType, seq?: number, raw?: Uint8Array): void {
     this.fail();
-    let seq = Atomics.load(this.ctl, Ctl.ACKED);
-    for (; seq < this.published; seq++) {
-      const slot = Ctl.SLOTS + 3 * (seq % RING_SLOTS);
+    // A worker that failed in the middle of a write left part of a chunk: the rest follows the last whole one.
+    truncateToWholeChunks(this.fd, real);
+    for (let n = Atomics.load(this.ctl, Ctl.ACKED); n < this.published; n++) {
+      const slot = Ctl.SLOTS + SLOT_WORDS * (n % RING_SLOTS);
       const at = this.ctl[slot + 1]!;
-      this.fallback.write(this.ctl[slot]! as ChunkType, this.ring.subarray(at, at + this.ctl[slot + 2]!));
+      this.fallback.write(this.ctl[slot]! as ChunkType, this.ctl[slot + 3]!, this.ring.subarray(at, at + this.ctl[slot + 2]!));
+      // Counted as each is written, so that a write error leaves the count at what is in the file.
+      Atomics.store(this.ctl, Ctl.ACKED, n + 1);
     }
     this.inFlight.length = 0;
     this.inFlightStart = 0;
     Atomics.store(this.ctl, Ctl.ACKED, this.published);
-    if (type !== undefined && raw) this.fallback.write(type, raw);
+    if (type !== undefined && seq !== undefined && raw) this.fallback.write(type, seq, raw);
   }
 }

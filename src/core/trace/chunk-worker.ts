@@ -5,7 +5,7 @@
 import * as fs from 'node:fs';
 import * as zlib from 'node:zlib';
 import { workerData } from 'node:worker_threads';
-import { Ctl, frameChunk, writeFully } from './chunks.js';
+import { Ctl, frameChunk, SLOT_WORDS, writeFully } from './chunks.js';
 import { CHUNK_HEADER_SIZE, ChunkType } from './format.js';
 
 interface Init {
@@ -43,10 +43,10 @@ let skip = 0;
  */
 const BACKLOG_CHUNKS = 4;
 
-function writeChunk(type: ChunkType, raw: Uint8Array, backlog: number): void {
+function writeChunk(type: ChunkType, seq: number, raw: Uint8Array, backlog: number): void {
   const compress = level > 0 && backlog < BACKLOG_CHUNKS && !(type === ChunkType.Events && skip > 0);
   if (type === ChunkType.Events && skip > 0) skip--;
-  const framed = frameChunk(type, raw, compress ? level : 0, zlib.deflateRawSync);
+  const framed = frameChunk(type, seq, raw, compress ? level : 0, zlib.deflateRawSync);
   if (compress && type === ChunkType.Events && raw.length >= JUDGED_BYTES && framed.length - CHUNK_HEADER_SIZE > raw.length - (raw.length >> 2)) skip = SKIP_AFTER_POOR;
   writeFully(fd, framed, fs.writeSync);
 }
@@ -61,10 +61,10 @@ for (;;) {
     Atomics.wait(ctl, Ctl.PUBLISHED, published, 1000);
     continue;
   }
-  const slot = Ctl.SLOTS + 3 * (next % slots);
+  const slot = Ctl.SLOTS + SLOT_WORDS * (next % slots);
   const at = ctl[slot + 1]!;
   try {
-    writeChunk(ctl[slot]! as ChunkType, ring.subarray(at, at + ctl[slot + 2]!), published - next - 1);
+    writeChunk(ctl[slot]! as ChunkType, ctl[slot + 3]!, ring.subarray(at, at + ctl[slot + 2]!), published - next - 1);
   } catch {
     // The program's thread sees the flag and writes the remaining chunks itself.
     Atomics.store(ctl, Ctl.FAILED, 1);

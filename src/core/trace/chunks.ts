@@ -1,6 +1,6 @@
 // Framing of one chunk: compression, transforms, header with lengths and checksum.
 import * as zlib from 'node:zlib';
-import { CHUNK_HEADER_SIZE, ChunkCodec, type ChunkType } from './format.js';
+import { CHUNK_AAD_SIZE, CHUNK_HEADER_SIZE, ChunkCodec, PREAMBLE_SIZE, type ChunkType } from './format.js';
 
 /**
  * A stage that sees each chunk's bytes after compression and before framing: the place where
@@ -9,7 +9,11 @@ import { CHUNK_HEADER_SIZE, ChunkCodec, type ChunkType } from './format.js';
 export interface ChunkTransform {
   /** The codec flag this transform sets in the chunk header. */
   readonly flag: number;
-  encode(stored: Buffer): Buffer;
+  /**
+   * `aad` is the chunk header's first CHUNK_AAD_SIZE bytes (type, codec, sequence number, raw
+   * length), which an encrypting transform authenticates so that a chunk cannot be moved or relabelled.
+   */
+  encode(stored: Buffer, seq: number, aad: Buffer): Buffer;
 }
 
 const crc32: (data: Uint8Array) => number = (zlib as unknown as { crc32: (d: Uint8Array) => number }).crc32;
@@ -17,6 +21,7 @@ const crc32: (data: Uint8Array) => number = (zlib as unknown as { crc32: (d: Uin
 /** The bytes of a chunk as written to the file: header, then stored bytes. */
 export function frameChunk(
   type: ChunkType,
+  seq: number,
   raw: Uint8Array,
   level: number,
   deflate: (buf: Uint8Array, opts: zlib.ZlibOptions) => Buffer,
@@ -28,16 +33,17 @@ export function frameChunk(
     stored = deflate(raw, { level });
     codec |= ChunkCodec.Deflate;
   }
-  for (const t of transforms) {
-    stored = t.encode(stored);
-    codec |= t.flag;
-  }
+  for (const t of transforms) codec |= t.flag;
+  const aad = Buffer.allocUnsafe(CHUNK_AAD_SIZE);
+  aad.writeUInt8(type, 0);
+  aad.writeUInt8(codec, 1);
+  aad.writeUInt32LE(seq >>> 0, 2);
+  aad.writeUInt32LE(raw.length, 6);
+  for (const t of transforms) stored = t.encode(stored, seq, aad);
   const out = Buffer.allocUnsafe(CHUNK_HEADER_SIZE + stored.length);
-  out.writeUInt8(type, 0);
-  out.writeUInt8(codec, 1);
-  out.writeUInt32LE(raw.length, 2);
-  out.writeUInt32LE(stored.length, 6);
-  out.writeUInt32LE(crc32(stored) >>> 0, 10);
+  aad.copy(out, 0);
+  out.writeUInt32LE(stored.length, 10);
+  out.writeUInt32LE(crc32(stored) >>> 0, 14);
   stored.copy(out, CHUNK_HEADER_SIZE);
   return out;
 }
@@ -61,6 +67,35 @@ export const Ctl = {
   FAILED: 2,
   /** 1 when the worker should finish: nothing more will be published. */
   STOP: 3,
-  /** Per slot: type, ring offset, length. */
+  /** Per slot (SLOT_WORDS words): type, ring offset, length, sequence number. */
   SLOTS: 4,
 } as const;
+
+/** Control words per ring slot. */
+export const SLOT_WORDS = 4;
+
+/**
+ * Cuts a trace file back to its last whole chunk (after a failed write left part of one), so that
+ * the trace ends at the last good chunk. Reads only chunk headers. Returns the sequence number the
+ * next chunk must have.
+ */
+export function truncateToWholeChunks(fd: number, fs: {
+  fstatSync(fd: number): { size: number };
+  readSync(fd: number, buf: Uint8Array, off: number, len: number, pos: number): number;
+  ftruncateSync(fd: number, len: number): void;
+}): number {
+  const size = fs.fstatSync(fd).size;
+  const header = Buffer.alloc(CHUNK_HEADER_SIZE);
+  let pos = PREAMBLE_SIZE;
+  let nextSeq = 0;
+  while (pos + CHUNK_HEADER_SIZE <= size) {
+    if (fs.readSync(fd, header, 0, CHUNK_HEADER_SIZE, pos) < CHUNK_HEADER_SIZE) break;
+    const end = pos + CHUNK_HEADER_SIZE + header.readUInt32LE(10);
+    if (end > size) break;
+    nextSeq = header.readUInt32LE(2) + 1;
+    pos = end;
+  }
+  if (pos > size) pos = size;
+  if (pos < size) fs.ftruncateSync(fd, pos);
+  return nextSeq;
+}

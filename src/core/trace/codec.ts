@@ -315,7 +315,30 @@ const ERROR_CLASSES: Record<string, ErrorConstructor> = {
   Error, TypeError, RangeError, SyntaxError, ReferenceError, EvalError, URIError,
 };
 
+/** Deeper nesting than the writer ever produces (it stops at 64) is damage, not a reason to overflow the stack. */
+const MAX_READ_DEPTH = 200;
+
+/** Decodes one value. Damaged bytes throw CorruptTraceError, never anything else. */
 export function readValue(r: ByteReader): unknown {
+  try {
+    return readValueAt(r, 0);
+  } catch (err) {
+    if (err instanceof CorruptTraceError) throw err;
+    throw new CorruptTraceError(`a value cannot be decoded (${(err as Error).message})`);
+  }
+}
+
+/** A count read from the trace: each element takes at least one byte, so more than the bytes left is damage. */
+function count(r: ByteReader): number {
+  const n = r.varint();
+  if (n > r.end - r.pos) throw new CorruptTraceError(`a count of ${n} runs past the end of its chunk`);
+  return n;
+}
+
+function readValueAt(r: ByteReader, depth: number): unknown {
+  if (depth > MAX_READ_DEPTH) throw new CorruptTraceError('values nested too deeply');
+  const readValue = (r: ByteReader) => readValueAt(r, depth + 1);
+  const readObjectBody = (r: ByteReader) => readObjectBodyAt(r, depth + 1);
   const tag = r.u8();
   switch (tag) {
     case Tag.Undefined:
@@ -337,7 +360,7 @@ export function readValue(r: ByteReader): unknown {
     case Tag.Bytes:
       return Buffer.from(r.rawBytes());
     case Tag.Array: {
-      const n = r.varint();
+      const n = count(r);
       const out = new Array(n);
       for (let i = 0; i < n; i++) out[i] = readValue(r);
       return out;
@@ -371,13 +394,13 @@ export function readValue(r: ByteReader): unknown {
     case Tag.ArrayBuffer:
       return new Uint8Array(r.rawBytes()).buffer;
     case Tag.Map: {
-      const n = r.varint();
+      const n = count(r);
       const m = new Map();
       for (let i = 0; i < n; i++) m.set(readValue(r), readValue(r));
       return m;
     }
     case Tag.Set: {
-      const n = r.varint();
+      const n = count(r);
       const s = new Set();
       for (let i = 0; i < n; i++) s.add(readValue(r));
       return s;
@@ -389,12 +412,13 @@ export function readValue(r: ByteReader): unknown {
   }
 }
 
-function readObjectBody(r: ByteReader): Record<string, unknown> {
-  const n = r.varint();
+function readObjectBodyAt(r: ByteReader, depth: number): Record<string, unknown> {
+  const n = count(r);
   const obj: Record<string, unknown> = {};
   for (let i = 0; i < n; i++) {
     const key = r.string();
-    obj[key] = readValue(r);
+    // An own property, even for "__proto__": decoding never changes an object's prototype.
+    Object.defineProperty(obj, key, { value: readValueAt(r, depth), writable: true, enumerable: true, configurable: true });
   }
   return obj;
 }

@@ -2,7 +2,7 @@
 // change both together, and bump FORMAT_VERSION on any incompatible change.
 
 export const MAGIC = Buffer.from('RETRACE\n', 'latin1');
-export const FORMAT_VERSION = 2;
+export const FORMAT_VERSION = 3;
 /** The oldest format this version reads (format 1 has no clock records). */
 export const OLDEST_READABLE_FORMAT = 1;
 /** Bytes before the first chunk: MAGIC then u16 format version. */
@@ -13,16 +13,33 @@ export const enum ChunkType {
   Events = 2, // binary events
   Modules = 3, // JSON: ModuleHash[] loaded since the previous Modules chunk
   End = 4, // JSON: TraceEnd, written once when the process exits normally
+  Key = 5, // format 3, encrypted recordings only: JSON TraceKey, the first chunk, never encrypted
 }
+
+/** The highest chunk type a reader of this format knows. */
+export const LAST_CHUNK_TYPE = ChunkType.Key;
 
 /** Chunk codec flags: how the stored bytes were transformed from the raw bytes (applied in this order). */
 export const enum ChunkCodec {
   None = 0,
   Deflate = 1,
+  /** Format 3: ChaCha20-Poly1305 under the recording key (docs/security.md). */
+  Encrypted = 2,
 }
 
-/** type u8, codec u8, raw length u32, stored length u32, crc32 of stored bytes u32. */
-export const CHUNK_HEADER_SIZE = 14;
+/**
+ * Format 3: type u8, codec u8, sequence number u32, raw length u32, stored length u32, crc32 of
+ * stored bytes u32. Formats 1 and 2 have no sequence number (CHUNK_HEADER_SIZE_V2).
+ */
+export const CHUNK_HEADER_SIZE = 18;
+export const CHUNK_HEADER_SIZE_V2 = 14;
+/** The header bytes an encrypted chunk authenticates: type, codec, sequence number, raw length. */
+export const CHUNK_AAD_SIZE = 10;
+
+/** The chunk header's size in a file of this format version. */
+export function chunkHeaderSize(version: number): number {
+  return version >= 3 ? CHUNK_HEADER_SIZE : CHUNK_HEADER_SIZE_V2;
+}
 
 /** Channel shapes: how an event's payload is laid out after its channel id. */
 export const enum Shape {
@@ -93,5 +110,18 @@ export interface TraceEnd {
   events: number;
   exitCode: number | null;
   signal: string | null;
-  reason: 'exit' | 'signal';
+  /** 'stopped' (format 3): recording stopped early (a write error, --max-size, --max-duration); see `stopped`. */
+  reason: 'exit' | 'signal' | 'stopped';
+  /** Why recording stopped early, when `reason` is 'stopped'. */
+  stopped?: string;
+}
+
+/**
+ * The key chunk of an encrypted recording. `age` is an age file (base64) whose plaintext is the
+ * 32-byte recording key, encrypted to the recipients; `salt` (base64, 16 bytes, one per trace
+ * file) derives this file's chunk key from it.
+ */
+export interface TraceKey {
+  age: string;
+  salt: string;
 }

@@ -1,8 +1,8 @@
 import { real } from '../originals.js';
 import { SyncSink, WorkerSink, type ChunkSink } from './chunk-sink.js';
-import type { ChunkTransform } from './chunks.js';
+import { truncateToWholeChunks, type ChunkTransform } from './chunks.js';
 import { ByteWriter, writeValue } from './codec.js';
-import { ChunkType, EngineChannel, FORMAT_VERSION, MAGIC, Shape, type ModuleHash, type TraceEnd, type TraceHeader } from './format.js';
+import { ChunkType, EngineChannel, FORMAT_VERSION, MAGIC, Shape, type ModuleHash, type TraceEnd, type TraceHeader, type TraceKey } from './format.js';
 
 export type { ChunkTransform } from './chunks.js';
 
@@ -27,6 +27,12 @@ export interface TraceWriterOptions {
    * never start one; long ones stop paying for compression on their own thread. Infinity: never.
    */
   workerAfterChunks?: number;
+  /** An encrypted recording's key chunk, written first and in the clear (docs/security.md). */
+  key?: TraceKey;
+  /** Stop recording before the file grows past this many bytes (--max-size). */
+  maxBytes?: number;
+  /** Told once, with the reason, when recording stops early (a write error or a cap). */
+  onStop?: (reason: string) => void;
 }
 
 /**
@@ -49,6 +55,12 @@ export class TraceWriter {
   readonly valueFilter: ValueFilter | undefined;
   /** The monotonic clock when the recording started; clock records count microseconds from it. */
   private readonly clockOrigin = real.monotonicNow();
+  /** The next chunk's sequence number. */
+  private seq = 0;
+  private readonly maxBytes: number;
+  private readonly onStop: ((reason: string) => void) | undefined;
+  /** Why recording stopped early, once it did: nothing more is written. */
+  stopped: string | null = null;
   private lastClock = -CLOCK_RESOLUTION_US;
   /** Events until the next clock check outside deliveries. */
   private clockCountdown = 0;
@@ -62,10 +74,19 @@ export class TraceWriter {
     this.workerAfterChunks = transforms.length > 0 ? Infinity : (options.workerAfterChunks ?? 4);
     this.syncSink = new SyncSink(fd, this.level, transforms);
     this.sink = this.syncSink;
+    this.maxBytes = options.maxBytes ?? Infinity;
+    this.onStop = options.onStop;
     const preamble = Buffer.alloc(MAGIC.length + 2);
     MAGIC.copy(preamble);
     preamble.writeUInt16LE(FORMAT_VERSION, MAGIC.length);
-    real.writeSync(fd, preamble);
+    try {
+      real.writeSync(fd, preamble);
+      // The key chunk stays in the clear: a reader needs it to decrypt the rest.
+      if (options.key) new SyncSink(fd, 0).write(ChunkType.Key, this.seq++, Buffer.from(JSON.stringify(options.key), 'utf8'));
+    } catch (err) {
+      this.fail(err);
+      return;
+    }
     this.writeJsonChunk(ChunkType.Header, header);
   }
 
@@ -160,14 +181,83 @@ export class TraceWriter {
     if (this.events.pos >= this.chunkBytes) this.flush();
   }
 
-  /** Writes buffered events as one chunk. Safe to call at any time, including from an exit handler. */
+  /**
+   * Writes buffered events as one chunk. Safe to call at any time, including from an exit handler.
+   * Never throws: a write error stops the recording (see `fail`), not the program.
+   */
   flush(): void {
     if (this.closed) return;
+    if (this.stopped !== null) {
+      this.events.pos = 0;
+      this.modules.length = 0;
+      return;
+    }
     if (this.modules.length > 0) this.writeJsonChunk(ChunkType.Modules, this.modules.splice(0));
-    if (this.events.pos === 0) return;
+    if (this.events.pos === 0 || this.stopped !== null) return;
+    if (this.maxBytes !== Infinity && this.wouldExceed(this.events.pos)) {
+      this.stop(`the trace reached --max-size (${this.maxBytes} bytes)`);
+      return;
+    }
     if (++this.eventChunks === this.workerAfterChunks + 1) this.startWorker();
-    this.sink.write(ChunkType.Events, this.events.buf.subarray(0, this.events.pos));
+    try {
+      this.sink.write(ChunkType.Events, this.seq++, this.events.buf.subarray(0, this.events.pos));
+    } catch (err) {
+      this.fail(err);
+    }
     this.events.pos = 0;
+  }
+
+  /** Whether `bytes` more (before compression) could take the file past --max-size. */
+  private wouldExceed(bytes: number): boolean {
+    try {
+      return real.fstatSync(this.fd).size + this.sink.pendingBytes() + bytes + 512 > this.maxBytes;
+    } catch {
+      return true;
+    }
+  }
+
+  /** A write failed (disk full, read-only, I/O error): stop recording at the last whole chunk. */
+  private fail(err: unknown): void {
+    const e = err as NodeJS.ErrnoException;
+    const what = e.code === 'ENOSPC' ? 'the disk is full' : e.code === 'EROFS' ? 'the file system is read-only' : e.code === 'EDQUOT' ? 'the disk quota is used up' : `${e.code ?? 'error'}: ${e.message}`;
+    this.stop(`the trace cannot be written (${what})`);
+  }
+
+  /**
+   * Stops recording for good: the trace is cut back to its last whole chunk and closed with an end
+   * chunk that says why (when the disk takes one more small chunk); the program runs on unrecorded.
+   */
+  stop(reason: string): void {
+    if (this.stopped !== null || this.closed) return;
+    this.stopped = reason;
+    this.events.pos = 0;
+    try {
+      this.sink.drain();
+    } catch {
+      // the sink failed too: what is in the file is what there is
+    }
+    (this.sink as { stop?: () => void }).stop?.();
+    this.sink = this.syncSink;
+    try {
+      // Chunks handed to the worker may not have made it: the end chunk follows the last whole one.
+      this.seq = truncateToWholeChunks(this.fd, real);
+      this.syncSink.write(ChunkType.End, this.seq++, Buffer.from(JSON.stringify({
+        endTime: real.dateNow(), events: this.eventCount, exitCode: null, signal: null, reason: 'stopped', stopped: reason,
+      } satisfies TraceEnd), 'utf8'));
+    } catch {
+      try {
+        truncateToWholeChunks(this.fd, real);
+      } catch {
+        // nothing more can be done with this file
+      }
+    }
+    this.closed = true;
+    try {
+      real.closeSync(this.fd);
+    } catch {
+      // already closed
+    }
+    this.onStop?.(reason);
   }
 
   /** Module hashes go out with the next flush, before the events that follow their loading. */
@@ -178,9 +268,16 @@ export class TraceWriter {
   close(end: TraceEnd): void {
     if (this.closed) return;
     this.flush();
-    this.sink.drain();
+    if (this.closed) return;
+    try {
+      this.sink.drain();
+    } catch (err) {
+      this.fail(err);
+      return;
+    }
     this.sink = this.syncSink;
     this.writeJsonChunk(ChunkType.End, end);
+    if (this.closed) return;
     this.closed = true;
     try {
       real.closeSync(this.fd);
@@ -202,6 +299,11 @@ export class TraceWriter {
   }
 
   private writeJsonChunk(type: ChunkType, value: unknown): void {
-    this.sink.write(type, Buffer.from(JSON.stringify(value), 'utf8'));
+    if (this.stopped !== null) return;
+    try {
+      this.sink.write(type, this.seq++, Buffer.from(JSON.stringify(value), 'utf8'));
+    } catch (err) {
+      this.fail(err);
+    }
   }
 }
