@@ -26,7 +26,8 @@ function decodedRecording(dir: string): Buffer {
     parts.push(data);
     for (let pos = PREAMBLE_SIZE; pos + CHUNK_HEADER_SIZE <= data.length; ) {
       const codec = data.readUInt8(pos + 1);
-      const storedLength = data.readUInt32LE(pos + 6);
+      // Format 3 chunk header: type, codec, sequence number u32, raw length u32, stored length u32, crc u32.
+      const storedLength = data.readUInt32LE(pos + 10);
       const stored = data.subarray(pos + CHUNK_HEADER_SIZE, pos + CHUNK_HEADER_SIZE + storedLength);
       assert.equal(codec & ~ChunkCodec.Deflate, 0, `${name}: a chunk with a codec this test cannot read`);
       parts.push(codec & ChunkCodec.Deflate ? zlib.inflateRawSync(stored) : stored);

@@ -40,14 +40,18 @@ export function openTimelineTraces(location: string, processNumber: number | nul
   }
   if (rootOnly) return [TraceFile.open(rootProcess(refs).file)];
   const traces: TraceFile[] = [];
+  const failed: TraceError[] = [];
   for (const ref of refs) {
     try {
       traces.push(TraceFile.open(ref.file));
     } catch (err) {
       if (!(err instanceof TraceError) || refs.length === 1) throw err;
-      process.stderr.write(`retrace: skipping ${path.basename(ref.file)}: ${err.message}\n`);
+      failed.push(err);
     }
   }
+  // Not one trace can be read (an encrypted recording without its key): that is the error, once.
+  if (traces.length === 0 && failed.length > 0) throw failed[0]!;
+  for (const [i, err] of failed.entries()) process.stderr.write(`retrace: skipping ${path.basename(refs.find((r) => err.message.includes(r.file))?.file ?? `trace ${i}`)}: ${err.message}\n`);
   return traces;
 }
 
