@@ -18,8 +18,12 @@ test('node -e and node -p with arguments, and a script read from stdin with argu
   for (const c of cases) {
     const rec = record(dir, c.command, { input: c.input });
     assert.equal(rec.status, 0, describeRun(rec));
+    // The program's code is in the recording (execArgv, or stdin): replay runs it only when trusted.
+    const refused = replay(dir, [], { offline: true });
+    assert.equal(refused.status, 2, describeRun(refused));
+    assert.match(refused.stderr, /which replay does not do for a recording unless you trust it: add --trust if you do/);
     for (let i = 0; i < 2; i++) {
-      const rep = replay(dir, [], { offline: true });
+      const rep = replay(dir, ['--trust'], { offline: true });
       assert.equal(rep.status, 0, `${c.command.join(' ')}: ${describeRun(rep)}`);
       assert.equal(rep.stdout, rec.stdout);
     }

@@ -182,6 +182,7 @@ export function recordedCommand(header: TraceFile['header'], replayRoot: string,
   const script = inline ? undefined : header.argv[1];
   const scriptArgs: string[] = inline ? header.argv.slice(1) : [];
   if (script === '-') {
+    if (!trusted) refused.push('a program read from stdin (its code is in the recording)');
     scriptArgs.push(script, ...header.argv.slice(2));
   } else if (script !== undefined) {
     const mapped = mapPath(script);
