@@ -40,6 +40,23 @@ test('an existing recording is not overwritten without --force', () => {
   assert.match(again.stderr, /already holds a recording; use --force/);
 });
 
+test('--out refuses a folder holding anything but a recording, and a file, in one line', () => {
+  const dir = workdir();
+  writeFiles(dir, { 'app.js': 'console.log(Math.random())', 'src/index.js': 'export {};\n', 'notes.txt': 'mine' });
+  for (const force of [[], ['--force']]) {
+    oneLineError(retrace(dir, ['record', '--out', 'src', ...force, '--', 'node', 'app.js']), /^retrace: src holds files that are not a recording \(index\.js\): record into a new or empty folder, e\.g\. --out recording$/);
+  }
+  assert.deepEqual(fs.readdirSync(path.join(dir, 'src')), ['index.js'], 'nothing written or deleted there');
+  oneLineError(retrace(dir, ['record', '--out', '.', '--', 'node', 'app.js']), /^retrace: \. holds files that are not a recording \((app\.js|notes\.txt|src), .*\)/);
+  oneLineError(retrace(dir, ['record', '--out', 'notes.txt', '--', 'node', 'app.js']), /^retrace: cannot record to notes\.txt: a file of that name is in the way$/);
+  assert.equal(fs.readFileSync(path.join(dir, 'notes.txt'), 'utf8'), 'mine');
+  // An empty folder, and one holding a recording (with --force), are recorded into.
+  fs.mkdirSync(path.join(dir, 'empty'));
+  assert.equal(retrace(dir, ['record', '--out', 'empty', '--', 'node', 'app.js']).status, 0);
+  assert.equal(retrace(dir, ['record', '--out', 'empty', '--force', '--', 'node', 'app.js']).status, 0);
+  assert.deepEqual(fs.readdirSync(path.join(dir, 'empty')), ['p0.rtrc']);
+});
+
 test('info describes processes, commands, duration and events by kind', () => {
   const dir = workdir();
   writeFiles(dir, { 'app.js': 'console.log(Math.random(), Math.random(), Date.now()); setTimeout(() => {}, 5);' });

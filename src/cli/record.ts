@@ -27,6 +27,24 @@ export interface RecordOptions {
 }
 
 /**
+ * `--out src` must not write traces among a project's files (nor `--force` delete anything there):
+ * the folder must be new, empty, or hold a recording and nothing else.
+ */
+function refuseOtherFiles(dir: string, shown: string): void {
+  let names: string[];
+  try {
+    if (!fs.statSync(dir).isDirectory()) return; // a file in the way: prepareFolder says so
+    names = fs.readdirSync(dir);
+  } catch {
+    return;
+  }
+  const others = names.filter((n) => !TRACE_FILE_PATTERN.test(n) && !n.startsWith('.retrace-probe-'));
+  if (others.length === 0) return;
+  const listed = others.slice(0, 3).join(', ') + (others.length > 3 ? `, and ${others.length - 3} more` : '');
+  throw new UsageError(`${shown} holds files that are not a recording (${listed}): record into a new or empty folder, e.g. --out recording`);
+}
+
+/**
  * Makes the recording folder, owner-only (0700 whatever the umask) when retrace creates it, and
  * checks that trace files can be created in it, so that a folder that cannot hold a recording is
  * one line here instead of a warning from every process of the program.
@@ -83,6 +101,7 @@ export async function record(opts: RecordOptions): Promise<number> {
     for (const name of fs.readdirSync(dir)) if (TRACE_FILE_PATTERN.test(name)) fs.rmSync(path.join(dir, name));
   }
   const existedBefore = fs.existsSync(dir);
+  refuseOtherFiles(dir, opts.out);
   prepareFolder(dir, opts.out);
 
   const recipients = opts.encryptTo?.length ? opts.encryptTo : recipientsFromEnv();
