@@ -48,8 +48,82 @@ export const threadpoolBoundary: Boundary = {
     patch(crypto, 'scrypt', (o) => sequenced(engine, 'crypto.scrypt', o, ([, , keylen]) => [keylen], oneShot(crypto.scryptSync, neverToCallback)) as typeof o);
     patch(crypto, 'hkdf', (o) => sequenced(engine, 'crypto.hkdf', o, ([digest, , , , keylen]) => [digest, keylen], oneShot(crypto.hkdfSync, neverToCallback)) as typeof o);
     installSubtle(engine);
+    installZlibStreams(engine);
   },
 };
+
+/** The native handle behind a zlib stream (`stream._handle`): Zlib, BrotliEncoder/Decoder, Zstd*. */
+interface ZlibHandle {
+  write(...args: unknown[]): void;
+  writeSync(...args: unknown[]): void;
+  [REQUEST]?: number;
+  [PROCESS_CALLBACK]?: AnyFn;
+  [UNOBSERVED]?: boolean;
+}
+const REQUEST = Symbol('retrace.zlib.request');
+const PROCESS_CALLBACK = Symbol('retrace.zlib.processCallback');
+const UNOBSERVED = Symbol('retrace.zlib.unobserved');
+
+/**
+ * zlib streams (createGzip, createDeflate, createBrotliCompress... and the decompressors, piped
+ * request and response bodies): each chunk goes to the thread pool with the handle's async
+ * `write`, and Node's processCallback (given to the handle's `init`) runs when it completes, pushing
+ * output and writing the next piece. Record logs each write as a request and the completion as its
+ * delivery; replay computes the same output at the write with the handle's `writeSync` (the output
+ * is deterministic, so no bytes are stored) and runs processCallback in its recorded turn.
+ */
+function installZlibStreams(engine: Engine): void {
+  const ch = engine.channel('zlib.stream.write', Shape.Request);
+  const makers: (() => import('node:stream').Transform & { _handle?: object; close(): void })[] = [
+    () => zlib.createGzip(),
+    () => zlib.createBrotliCompress(),
+    () => zlib.createBrotliDecompress(),
+  ];
+  const z = zlib as unknown as Record<string, unknown>;
+  if (typeof z.createZstdCompress === 'function') makers.push(() => (z.createZstdCompress as AnyFn)(), () => (z.createZstdDecompress as AnyFn)());
+  const prototypes = new Set<Record<string, AnyFn>>();
+  for (const make of makers) {
+    const sample = make();
+    if (sample._handle) prototypes.add(Object.getPrototypeOf(sample._handle) as Record<string, AnyFn>);
+    sample.close();
+  }
+  for (const proto of prototypes) {
+    const init = proto.init;
+    const write = proto.write;
+    if (typeof init !== 'function' || typeof write !== 'function' || typeof proto.writeSync !== 'function') continue;
+    proto.init = disguise(function (this: ZlibHandle, ...args: unknown[]) {
+      // Zlib's init(windowBits, level, memLevel, strategy, writeState, processCallback, dictionary, ...),
+      // Brotli's and Zstd's init(params, writeState, processCallback).
+      const at = args.findIndex((a) => typeof a === 'function');
+      // Streams made inside a recorded one-shot call (zlib.gzip's own stream) are its work.
+      this[UNOBSERVED] = engine.passthrough;
+      if (at >= 0 && !this[UNOBSERVED]) {
+        const processCallback = args[at] as AnyFn;
+        this[PROCESS_CALLBACK] = processCallback;
+        args[at] = function (this: ZlibHandle, ...rest: unknown[]) {
+          const reqId = this[REQUEST];
+          this[REQUEST] = undefined;
+          if (reqId !== undefined) engine.deliver(reqId, null);
+          return processCallback.apply(this, rest);
+        };
+      }
+      return init.apply(this, args);
+    } as AnyFn, init);
+    proto.write = disguise(function (this: ZlibHandle, ...args: unknown[]) {
+      if (this[UNOBSERVED] || engine.passthrough || !this[PROCESS_CALLBACK]) return write.apply(this, args);
+      // (flush, in, in_off, in_len, out, out_off, out_len): the sizes are a cheap check of the same work.
+      const reqId = engine.request(ch, [args[0], args[3], args[6]]);
+      if (engine.recording) {
+        this[REQUEST] = reqId;
+        return write.apply(this, args);
+      }
+      engine.unobserved(() => this.writeSync(...args));
+      const processCallback = this[PROCESS_CALLBACK];
+      engine.expect(reqId, () => processCallback.call(this));
+      return undefined;
+    } as AnyFn, write);
+  }
+}
 
 /** Computes a callback API's result now with its synchronous form: the callback's arguments. */
 type ComputeNow = (args: unknown[]) => unknown[];
