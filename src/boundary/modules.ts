@@ -55,7 +55,8 @@ export const modulesBoundary: Boundary = {
         const url = pathToFileURL(filename).href;
         if (!seen.has(url) && !url.startsWith(ownModules)) {
           try {
-            const hash = sha256(real.readFileSync(filename) as Buffer);
+            // Node's readFileSync opens the file through the (patched) fs exports: not the program's read.
+            const hash = sha256(engine.unobserved(() => real.readFileSync(filename)) as Buffer);
             seen.add(url);
             engine.noteModule({ url, sha256: hash, dependency: true });
           } catch {
