@@ -456,3 +456,24 @@ test('database logins: the Redis AUTH password and the MySQL handshake auth resp
   assert.equal(replayed.status, 0, describeRun(replayed));
   assert.equal(replayed.stdout, recorded.stdout);
 });
+
+const SPAWN_APP = `
+import { spawnSync } from 'node:child_process';
+// A token the program derives from its key and hands to a child in its environment.
+const token = 'tok-' + process.env.API_KEY.split('').reverse().join('');
+const child = spawnSync(process.execPath, ['-e', 'console.log("child sees", process.env.CHILD_TOKEN.length)'], { env: { ...process.env, CHILD_TOKEN: token }, encoding: 'utf8' });
+console.log(child.stdout.trim());
+`;
+
+test('a secret passed to a spawned child in its environment is stored as [redacted], and the spawn still replays', () => {
+  const key = secret('ak_');
+  const reversed = key.split('').reverse().join('');
+  const dir = libraryWorkdir({ 'app.mjs': SPAWN_APP });
+  const recorded = record(dir, [process.execPath, 'app.mjs'], { env: { API_KEY: key } });
+  assert.equal(recorded.status, 0, describeRun(recorded));
+  assert.match(recorded.stdout, new RegExp(`child sees ${reversed.length + 4}`));
+  assertAbsent(decodedRecording(dir), { API_KEY: key, TOKEN: reversed }, 'the recording');
+  const replayed = replay(dir, [], { offline: true });
+  assert.equal(replayed.status, 0, describeRun(replayed));
+  assert.equal(replayed.stdout, recorded.stdout);
+});

@@ -33,6 +33,7 @@
 // different message or different bytes written to stdin stop the replay with the program's line.
 import * as path from 'node:path';
 import type { Boundary, SessionContext } from './boundary.js';
+import { redaction } from '../redaction/index.js';
 import type { Engine } from '../core/engine.js';
 import { describeValue } from '../core/describe.js';
 import { real } from '../core/originals.js';
@@ -101,6 +102,12 @@ function envChanges(envPairs: unknown): Record<string, string> {
   return out;
 }
 
+/** The environment changes as stored and compared: secrets as the word [redacted] (redaction/). */
+function redactedEnvChanges(envPairs: unknown): Record<string, string> {
+  const changes = envChanges(envPairs);
+  return redaction()?.spawnEnv(changes) ?? changes;
+}
+
 /** Node's normalized stdio entries (getValidStdio) as a shape: what the child is connected to. */
 function stdioShape(stdio: unknown): string[] {
   if (!Array.isArray(stdio)) return [];
@@ -126,7 +133,7 @@ function spawnKey(file: unknown, args: unknown, cwd: unknown, envPairs: unknown,
     file: mapped(file),
     args: Array.isArray(args) ? args.map(mapped) : [],
     cwd: typeof cwd === 'string' ? engine.recordedPath(cwd) : null,
-    env: envChanges(envPairs),
+    env: redactedEnvChanges(envPairs),
     stdio: stdioShape(stdio),
   };
   if (options?.detached) key.detached = true;

@@ -21,6 +21,22 @@ export class Redaction {
     return redactEnv(env, this.rules, this.table);
   }
 
+  /**
+   * Environment variables a program gives a child it spawns, as compared in replay: a secret's
+   * value (by the variable rules, and URL passwords) is the word [redacted] in both modes, so the
+   * comparison holds whether the program passes a placeholder it was given or a constant of its own.
+   */
+  spawnEnv(changes: Record<string, string>): Record<string, string> {
+    let out: Record<string, string> | null = null;
+    for (const [name, value] of Object.entries(changes)) {
+      let stored = value;
+      if (this.rules.secretEnv(name) && !/^(|true|false|yes|no|on|off|0|1)$/i.test(value)) stored = '[redacted]';
+      else if (value.includes('://')) stored = value.replace(/([a-z][a-z0-9+.-]*:\/\/[^:/?#@\s]*:)([^@/?#\s]+)(@)/gi, '$1[redacted]$3');
+      if (stored !== value) (out ??= { ...changes })[name] = stored;
+    }
+    return out ?? changes;
+  }
+
   /** The redactor of one socket (keyed by the boundary's state object for it). */
   socket(key: object): SocketRedactor {
     let r = this.sockets.get(key);
@@ -30,6 +46,16 @@ export class Redaction {
 
   /** What to store for the contents of a file the program read whole. */
   fileContents(file: unknown, contents: unknown): unknown {
+    try {
+      return this.fileContentsOf(file, contents);
+    } catch {
+      // Never the program's problem; and a file we could not take apart is not stored at all.
+      if (typeof contents === 'string') return '*'.repeat(contents.length);
+      return Buffer.isBuffer(contents) ? Buffer.alloc(contents.length, 0x2a) : contents;
+    }
+  }
+
+  private fileContentsOf(file: unknown, contents: unknown): unknown {
     const name = typeof file === 'string' ? file : file instanceof URL && file.protocol === 'file:' ? fileURLToPath(file) : Buffer.isBuffer(file) ? file.toString() : null;
     if (name === null || !this.rules.secretFile(name)) return contents;
     const isString = typeof contents === 'string';

@@ -209,9 +209,9 @@ export class SocketRedactor {
 
   private run(dir: Direction, other: Direction, bytes: Buffer, out?: Slot[]): Buffer {
     if (bytes.length === 0) return bytes;
-    if (!dir.started) this.detect(dir, other, bytes);
     const slots: MarkedSlot[] = [];
     try {
+      if (!dir.started) this.detect(dir, other, bytes);
       dir.feed(bytes, slots);
     } catch {
       // A parser that meets bytes it cannot follow stops understanding this direction: what it
