@@ -13,27 +13,35 @@ import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 import { cli, describeRun, record, replay, retrace } from './helpers.js';
 import { libraryWorkdir, serverListening, startServer } from './network-helpers.js';
-import { CHUNK_HEADER_SIZE, ChunkCodec, PREAMBLE_SIZE } from '../src/core/trace/format.js';
+import { chunkHeaderSize, ChunkCodec, MAGIC, PREAMBLE_SIZE } from '../src/core/trace/format.js';
 
 /** A secret no program or library would print by chance. */
 const secret = (prefix: string) => `${prefix}${randomBytes(9).toString('hex')}`;
 
-/** Every byte of every trace file of a recording, each chunk decompressed (headers, events, modules, end). */
+/**
+ * Every byte of every trace file of a recording, each chunk decompressed (header, events, modules,
+ * end), walked by the chunk layout of format.ts; the recordings here are not encrypted.
+ */
 function decodedRecording(dir: string): Buffer {
   const parts: Buffer[] = [];
+  let chunks = 0;
   for (const name of fs.readdirSync(path.join(dir, 'recording'))) {
     const data = fs.readFileSync(path.join(dir, 'recording', name));
     parts.push(data);
-    for (let pos = PREAMBLE_SIZE; pos + CHUNK_HEADER_SIZE <= data.length; ) {
+    const version = data.readUInt16LE(MAGIC.length);
+    const headerSize = chunkHeaderSize(version);
+    // Formats 1-2: type, codec, raw u32, stored u32, crc; format 3 adds a sequence number after the codec.
+    const storedAt = version >= 3 ? 10 : 6;
+    for (let pos = PREAMBLE_SIZE; pos + headerSize <= data.length; chunks++) {
       const codec = data.readUInt8(pos + 1);
-      // Format 3 chunk header: type, codec, sequence number u32, raw length u32, stored length u32, crc u32.
-      const storedLength = data.readUInt32LE(pos + 10);
-      const stored = data.subarray(pos + CHUNK_HEADER_SIZE, pos + CHUNK_HEADER_SIZE + storedLength);
+      const storedLength = data.readUInt32LE(pos + storedAt);
+      const stored = data.subarray(pos + headerSize, pos + headerSize + storedLength);
       assert.equal(codec & ~ChunkCodec.Deflate, 0, `${name}: a chunk with a codec this test cannot read`);
       parts.push(codec & ChunkCodec.Deflate ? zlib.inflateRawSync(stored) : stored);
-      pos += CHUNK_HEADER_SIZE + storedLength;
+      pos += headerSize + storedLength;
     }
   }
+  assert.ok(chunks >= 3, 'the recording was walked chunk by chunk');
   return Buffer.concat(parts);
 }
 
