@@ -44,3 +44,32 @@ test('zlib streams (gzip, gunzip, deflate, brotli) deliver their chunks in the r
   // Unrecorded runs interleave the chunks and the timer differently.
   assert.notEqual(runPlain(dir, ['app.js']).stdout, runPlain(dir, ['app.js']).stdout);
 });
+
+test('event-loop metrics (eventLoopUtilization, monitorEventLoopDelay, histograms) replay as recorded', () => {
+  const dir = workdir();
+  writeFiles(dir, {
+    'app.js': `
+      const { performance, monitorEventLoopDelay, createHistogram } = require('node:perf_hooks');
+      const h = monitorEventLoopDelay({ resolution: 10 });
+      h.enable();
+      const elu1 = performance.eventLoopUtilization();
+      const own = createHistogram();
+      const busy = () => { const end = Date.now() + 15; while (Date.now() < end); };
+      let n = 0;
+      const t = setInterval(() => {
+        busy();
+        own.recordDelta();
+        if (++n < 4) return;
+        clearInterval(t);
+        h.disable();
+        const elu = performance.eventLoopUtilization(elu1);
+        console.log('elu', elu.utilization, elu.active, elu.idle);
+        console.log('delay', h.min, h.max, h.mean, h.stddev, h.percentile(99), h.count, [...h.percentiles.entries()].length, h.maxBigInt);
+        console.log('own', own.count, own.max, own.percentile(50));
+      }, 20);
+    `,
+  });
+  const out = recordAndReplay(dir);
+  assert.match(out, /^elu 0\.\d+/);
+  assert.notEqual(runPlain(dir, ['app.js']).stdout, runPlain(dir, ['app.js']).stdout);
+});

@@ -54,6 +54,8 @@ export const CHANNEL_FAMILIES: readonly ChannelFamily[] = [
   { match: 'os.', module: 'os', timeline: 'os', origin: 'other' },
   { match: 'messaging.', module: 'workers', timeline: 'other' },
   { match: 'wasm.', module: 'wasm', timeline: 'other' },
+  // Deterministic work sequenced on the thread pool (one-shots and streams): bookkeeping, no input.
+  { match: 'zlib.', module: 'threadpool', timeline: null },
 ];
 
 const cache = new Map<string, ChannelFamily | null>();

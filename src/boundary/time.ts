@@ -13,8 +13,65 @@ export const timeBoundary: Boundary = {
     installDate(engine);
     installPerformance(engine);
     installHrtime(engine);
+    installEventLoopMetrics(engine);
   },
 };
+
+const HISTOGRAM_READINGS = ['min', 'max', 'mean', 'stddev', 'count', 'exceeds', 'percentiles', 'minBigInt', 'maxBigInt', 'countBigInt', 'exceedsBigInt', 'percentilesBigInt'];
+const HISTOGRAM_QUERIES = ['percentile', 'percentileBigInt'];
+
+/**
+ * Event-loop metrics (@fastify/under-pressure, health checks): `performance.eventLoopUtilization()`
+ * and what histograms report (`monitorEventLoopDelay()`, `createHistogram()`: min, max, mean,
+ * stddev, count, exceeds, percentiles, percentile(p), their BigInt forms) are readings of this run's
+ * event loop. Each is a recorded call; replay returns the recorded reading. The histograms
+ * themselves run live (enable, disable, reset, record), their values unused.
+ */
+function installEventLoopMetrics(engine: Engine): void {
+  const perfHooks = builtin<typeof import('node:perf_hooks')>('node:perf_hooks');
+  const eluCh = engine.channel('time.performance.eventLoopUtilization', Shape.Call);
+  for (const perf of new Set([globalThis.performance, perfHooksPerformance])) {
+    const realElu = perf.eventLoopUtilization;
+    if (typeof realElu !== 'function') continue;
+    Object.defineProperty(perf, 'eventLoopUtilization', {
+      value: disguise(function eventLoopUtilization(this: unknown, ...args: unknown[]) {
+        return engine.call(eluCh, args, () => realElu.apply(perf, args as never));
+      }, realElu),
+      writable: true,
+      configurable: true,
+      enumerable: true,
+    });
+  }
+  if (typeof perfHooks.monitorEventLoopDelay !== 'function') return;
+  const sample = perfHooks.monitorEventLoopDelay();
+  // The readings are getters of the base Histogram class, shared by both kinds of histogram.
+  let proto: object | null = Object.getPrototypeOf(sample) as object;
+  while (proto && !Object.getOwnPropertyDescriptor(proto, 'min')) proto = Object.getPrototypeOf(proto) as object | null;
+  if (!proto) return;
+  const readCh = engine.channel('time.histogram', Shape.Call);
+  for (const name of HISTOGRAM_READINGS) {
+    const desc = Object.getOwnPropertyDescriptor(proto, name);
+    if (!desc?.get) continue;
+    const get = desc.get;
+    Object.defineProperty(proto, name, {
+      ...desc,
+      get: disguise(function (this: unknown) {
+        return engine.call(readCh, [name], () => get.call(this));
+      }, get),
+    });
+  }
+  for (const name of HISTOGRAM_QUERIES) {
+    const desc = Object.getOwnPropertyDescriptor(proto, name);
+    if (typeof desc?.value !== 'function') continue;
+    const method = desc.value as (...a: unknown[]) => unknown;
+    Object.defineProperty(proto, name, {
+      ...desc,
+      value: disguise(function (this: unknown, ...args: unknown[]) {
+        return engine.call(readCh, [name, ...args], () => method.apply(this, args));
+      }, method),
+    });
+  }
+}
 
 function installDate(engine: Engine): void {
   const OriginalDate = Date;
