@@ -502,9 +502,9 @@ try {
 }
 // The provenance conformance section (bench/provenance-conformance.mjs, run on its own: it needs
 // PostgreSQL and takes minutes) is kept as it was.
-// The pack section (bench/pack.mjs) is kept the same way.
+// The pack section (bench/pack.mjs) and the debugger's (bench/dap.mjs) are kept the same way.
 const previous = fs.existsSync(outFile) ? fs.readFileSync(outFile, 'utf8') : '';
-const kept = [/<!-- provenance-conformance:start -->[\s\S]*?<!-- provenance-conformance:end -->/, /<!-- pack:start[^>]*-->[\s\S]*?<!-- pack:end -->/]
+const kept = [/<!-- provenance-conformance:start -->[\s\S]*?<!-- provenance-conformance:end -->/, /<!-- pack:start[^>]*-->[\s\S]*?<!-- pack:end -->/, /<!-- dap:begin[^>]*-->[\s\S]*?<!-- dap:end -->/]
   .map((marked) => marked.exec(previous)?.[0])
   .filter(Boolean);
 fs.writeFileSync(outFile, kept.length > 0 ? `${report(results, started).trimEnd()}\n\n${kept.join('\n\n')}\n` : report(results, started));

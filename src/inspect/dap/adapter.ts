@@ -606,8 +606,10 @@ export class RetraceDebugSession extends DebugSession {
   private async reexecute(moves: Move[], observed: number[] = []): Promise<{ rp: ReplayProcess; outcome: Outcome }> {
     const checkpoint = this.checkpoint;
     if (observed.length === 0 && checkpoint && isPrefix(checkpoint.moves, moves)) {
-      this.checkpoint = null;
+      // Taken once reached: until then it is still the current checkpoint, so that the replays it
+      // goes on from do not take themselves for given up.
       const reached = await checkpoint.reached.catch(() => null);
+      if (this.checkpoint === checkpoint) this.checkpoint = null;
       if (reached && !reached.rp.exit && !('exited' in reached.outcome.pause)) {
         for (const loc of this.locations) await this.setLocation(reached.rp, loc);
         let outcome = reached.outcome;
@@ -718,9 +720,13 @@ export class RetraceDebugSession extends DebugSession {
     const stop: Stop = { moves, event: pause.event, reason: stopReason, description, ended };
     if (opts.rewind) this.history = this.history.filter((s) => s.event < stop.event);
     this.history.push(stop);
-    // While the stop is looked at: a checkpoint at the stop before, and a spare at the start.
+    // While the stop is looked at: a checkpoint at the stop before, then a spare at the start (one
+    // after the other: on a busy machine two replays starting at once slow the one a step back
+    // may be waiting for).
     this.advanceCheckpoint();
-    this.ensureSpare();
+    const checkpoint = this.checkpoint;
+    if (checkpoint) void checkpoint.reached.then(() => this.ensureSpare(), () => this.ensureSpare());
+    else this.ensureSpare();
     const ev = new StoppedEvent(stopReason, THREAD_ID) as DebugProtocol.StoppedEvent;
     ev.body.description = description;
     ev.body.allThreadsStopped = true;
