@@ -84,8 +84,8 @@ before(async () => {
   writeFiles(app, { 'app.mjs': 'const r = Math.random();\nconst t = Date.now();\nconsole.log(t, r);\n' });
 
   // Started elsewhere and told the project folder with --cwd, as the editor configurations in
-  // docs/mcp.md do: replays run there.
-  const transport = new StdioClientTransport({ command: process.execPath, args: [cli, 'mcp', folder, '--cwd', repoRoot], cwd: folder, env: env(), stderr: 'pipe' });
+  // docs/mcp.md do: replays run there. --trust: the changed program lives outside the project.
+  const transport = new StdioClientTransport({ command: process.execPath, args: [cli, 'mcp', folder, '--cwd', repoRoot, '--trust'], cwd: folder, env: env(), stderr: 'pipe' });
   transport.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
   client = new Client({ name: 'retrace-test', version: '1.0.0' });
   await client.connect(transport);

@@ -3,13 +3,17 @@
 import * as fs from 'node:fs';
 import type { Command } from '../command.js';
 import { UsageError } from '../recording.js';
+import { TRUST_OPTION } from './shared-options.js';
 
 export const command: Command = {
   name: 'mcp',
   summary: 'Serve the Model Context Protocol on stdin/stdout: tools for an AI agent to read and replay recordings',
-  usage: ['[RECORDING|FOLDER] [--cwd PROJECT]'],
+  usage: ['[RECORDING|FOLDER] [--cwd PROJECT] [--trust]'],
   operands: [{ name: 'RECORDING|FOLDER', help: 'one recording, or a folder whose recordings (up to four levels down) are listed as resources (default: .)' }],
-  options: [{ name: '--cwd', value: 'PROJECT', help: 'the project folder the recordings were made in: replays run there, and FOLDER is relative to it (default: the current folder)' }],
+  options: [
+    { name: '--cwd', value: 'PROJECT', help: 'the project folder the recordings were made in: replays run there, and FOLDER is relative to it (default: the current folder)' },
+    TRUST_OPTION,
+  ],
   notes: ['Tools: overview, timeline, event, failures, logpoint, evaluate, why, last_write, source, replay, list_recordings. See docs/mcp.md for the configuration of Claude Code, Claude Desktop, VS Code and Cursor.'],
   async run(a) {
     const cwd = a.value('--cwd');
