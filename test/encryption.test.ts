@@ -139,3 +139,20 @@ test('record --encrypt-to with something that is not a recipient is one line, an
   assert.equal(r.stdout, '');
   assert.match(r.stderr, /^retrace: --encrypt-to: "age1notakey" is not an age recipient \(.*\)\n$/);
 });
+
+test('a long encrypted recording, sealed by the trace writer\'s worker thread, reads back whole and replays', () => {
+  const dir = workdir('retrace-enc-long-');
+  const recipient = keygen(dir, 'key.txt');
+  writeFiles(dir, { 'app.mjs': `let s = 0; for (let i = 0; i < 400000; i++) s += Math.random(); console.log('sum', s);` });
+  const rec = retrace(dir, ['record', '--encrypt-to', recipient, '--', 'node', 'app.mjs']);
+  assert.equal(rec.status, 0, describeRun(rec));
+  const chunks = chunksOf(fs.readFileSync(path.join(dir, 'recording', 'p0.rtrc')));
+  assert.ok(chunks.filter((c) => c.type === 2).length > 8, 'enough event chunks for the worker thread to take over');
+  assert.ok(chunks.slice(1).every((c) => (c.codec & 2) === 2), 'every chunk after the key chunk is sealed');
+  const info = retrace(dir, ['info', '--identity', 'key.txt', '--json']);
+  assert.equal(info.status, 0, describeRun(info));
+  assert.equal((JSON.parse(info.stdout) as { eventsByKind: Record<string, number> }[])[0]!.eventsByKind['random.Math.random'], 400000);
+  const rep = replay(dir, ['--identity', 'key.txt']);
+  assert.equal(rep.status, 0, describeRun(rep));
+  assert.equal(rep.stdout, rec.stdout);
+});

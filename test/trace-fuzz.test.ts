@@ -18,8 +18,8 @@ import { mergedTimeline } from '../src/inspect/timeline.js';
 import { jsonSafe } from '../src/inspect/events.js';
 
 const SEED = Number(process.env.RETRACE_FUZZ_SEED ?? Date.now() % 1_000_000);
-const IN_PROCESS = 600;
-const THROUGH_CLI = Number(process.env.RETRACE_FUZZ_CLI ?? 8);
+const IN_PROCESS = 500;
+const THROUGH_CLI = Number(process.env.RETRACE_FUZZ_CLI ?? 6);
 
 /** mulberry32: a small seeded generator, so that a failing run can be replayed from its seed. */
 function rng(seed: number): () => number {

@@ -14,7 +14,7 @@ import { TraceWriter } from '../core/trace/writer.js';
 import { startRedaction, type RedactConfig } from '../redaction/index.js';
 import { loadRules } from '../redaction/rules.js';
 import { tolerateRedactedKeys, watchRedactedUse } from '../redaction/explain.js';
-import { addRecordingKey, ChunkSealer, deriveChunkKey, newSalt, RECORDING_KEY_BYTES } from '../core/trace/crypto.js';
+import { addRecordingKey, deriveChunkKey, newSalt, RECORDING_KEY_BYTES } from '../core/trace/crypto.js';
 import { ENV, RECORDING_DIR_MODE, RECORDING_FILE_MODE, preloadPath, retraceVersion, traceFileName } from './paths.js';
 
 /** Exit status when a replay cannot start (missing or unreadable recording). */
@@ -100,7 +100,7 @@ export function startRecording(dir: string): void {
   const writer = new TraceWriter(fd, header, {
     maxBytes: settings.maxBytes,
     ...(settings.key && chunkKey && salt
-      ? { key: { age: settings.key.age, salt: salt.toString('base64') }, transforms: [new ChunkSealer(chunkKey)] }
+      ? { key: { age: settings.key.age, salt: salt.toString('base64') }, sealKey: chunkKey }
       : {}),
     onStop: (reason) => {
       if (stopTimer) real.clearTimeout(stopTimer);

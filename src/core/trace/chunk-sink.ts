@@ -3,6 +3,7 @@ import type { Worker } from 'node:worker_threads';
 import { real } from '../originals.js';
 import { Ctl, frameChunk, SLOT_WORDS, truncateToWholeChunks, writeFully, type ChunkTransform } from './chunks.js';
 import type { ChunkType } from './format.js';
+import { ChunkSealer } from './crypto.js';
 
 export interface ChunkSink {
   /**
@@ -58,10 +59,10 @@ export class WorkerSink implements ChunkSink {
   private readonly inFlight: number[] = [];
   private inFlightStart = 0;
 
-  constructor(private readonly fd: number, level: number) {
-    this.fallback = new SyncSink(fd, level);
+  constructor(private readonly fd: number, level: number, sealKey?: Buffer) {
+    this.fallback = new SyncSink(fd, level, sealKey ? [new ChunkSealer(sealKey)] : []);
     this.worker = new real.Worker(new URL('./chunk-worker.js', import.meta.url), {
-      workerData: { fd, level, ring: this.ring.buffer, ctl: this.ctl.buffer, slots: RING_SLOTS },
+      workerData: { fd, level, ring: this.ring.buffer, ctl: this.ctl.buffer, slots: RING_SLOTS, sealKey: sealKey ? new Uint8Array(sealKey) : null },
       // The worker is ours: no preload, no inherited flags, no share of the program's stdio.
       execArgv: [],
       env: {},

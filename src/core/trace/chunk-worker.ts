@@ -7,6 +7,7 @@ import * as zlib from 'node:zlib';
 import { workerData } from 'node:worker_threads';
 import { Ctl, frameChunk, SLOT_WORDS, writeFully } from './chunks.js';
 import { CHUNK_HEADER_SIZE, ChunkType } from './format.js';
+import { ChunkSealer } from './crypto.js';
 
 interface Init {
   fd: number;
@@ -14,9 +15,12 @@ interface Init {
   ring: SharedArrayBuffer;
   ctl: SharedArrayBuffer;
   slots: number;
+  /** An encrypted recording's chunk key: every chunk is sealed here too. */
+  sealKey: Uint8Array | null;
 }
 
-const { fd, level, ring: ringBuffer, ctl: ctlBuffer, slots } = workerData as Init;
+const { fd, level, ring: ringBuffer, ctl: ctlBuffer, slots, sealKey } = workerData as Init;
+const transforms = sealKey ? [new ChunkSealer(Buffer.from(sealKey))] : [];
 const ring = new Uint8Array(ringBuffer);
 const ctl = new Int32Array(ctlBuffer);
 
@@ -46,7 +50,7 @@ const BACKLOG_CHUNKS = 4;
 function writeChunk(type: ChunkType, seq: number, raw: Uint8Array, backlog: number): void {
   const compress = level > 0 && backlog < BACKLOG_CHUNKS && !(type === ChunkType.Events && skip > 0);
   if (type === ChunkType.Events && skip > 0) skip--;
-  const framed = frameChunk(type, seq, raw, compress ? level : 0, zlib.deflateRawSync);
+  const framed = frameChunk(type, seq, raw, compress ? level : 0, zlib.deflateRawSync, transforms);
   if (compress && type === ChunkType.Events && raw.length >= JUDGED_BYTES && framed.length - CHUNK_HEADER_SIZE > raw.length - (raw.length >> 2)) skip = SKIP_AFTER_POOR;
   writeFully(fd, framed, fs.writeSync);
 }

@@ -1,6 +1,7 @@
 import { real } from '../originals.js';
 import { SyncSink, WorkerSink, type ChunkSink } from './chunk-sink.js';
 import { truncateToWholeChunks, type ChunkTransform } from './chunks.js';
+import { ChunkSealer } from './crypto.js';
 import { ByteWriter, writeValue } from './codec.js';
 import { ChunkType, EngineChannel, FORMAT_VERSION, MAGIC, Shape, type ModuleHash, type TraceEnd, type TraceHeader, type TraceKey } from './format.js';
 
@@ -19,8 +20,10 @@ export interface TraceWriterOptions {
   chunkBytes?: number;
   /** Deflate level; 0 stores chunks uncompressed. */
   compressionLevel?: number;
-  /** Applied to each chunk after compression (encryption); their presence keeps writing on this thread. */
+  /** Applied to each chunk after compression; their presence keeps writing on this thread. */
   transforms?: ChunkTransform[];
+  /** Seal every chunk after the key chunk with this chunk key (encryption, crypto.ts), on whichever thread writes. */
+  sealKey?: Buffer;
   valueFilter?: ValueFilter;
   /**
    * After this many event chunks, compression and writing move to a worker thread. Short programs
@@ -52,6 +55,7 @@ export class TraceWriter {
   private sink: ChunkSink;
   private eventChunks = 0;
   private readonly workerAfterChunks: number;
+  private readonly sealKey: Buffer | undefined;
   readonly valueFilter: ValueFilter | undefined;
   /** The monotonic clock when the recording started; clock records count microseconds from it. */
   private readonly clockOrigin = real.monotonicNow();
@@ -69,9 +73,11 @@ export class TraceWriter {
     this.chunkBytes = options.chunkBytes ?? 1 << 16;
     this.level = options.compressionLevel ?? 3;
     this.valueFilter = options.valueFilter;
-    const transforms = options.transforms ?? [];
-    // Transforms are functions of this thread; with any, everything stays here.
-    this.workerAfterChunks = transforms.length > 0 ? Infinity : (options.workerAfterChunks ?? 4);
+    this.sealKey = options.sealKey;
+    const transforms = [...(options.transforms ?? []), ...(this.sealKey ? [new ChunkSealer(this.sealKey)] : [])];
+    // Other transforms are functions of this thread; with any, everything stays here. Sealing is
+    // done by the worker too (it is given the chunk key).
+    this.workerAfterChunks = options.transforms?.length ? Infinity : (options.workerAfterChunks ?? 4);
     this.syncSink = new SyncSink(fd, this.level, transforms);
     this.sink = this.syncSink;
     this.maxBytes = options.maxBytes ?? Infinity;
@@ -292,7 +298,7 @@ export class TraceWriter {
 
   private startWorker(): void {
     try {
-      this.sink = new WorkerSink(this.fd, this.level);
+      this.sink = new WorkerSink(this.fd, this.level, this.sealKey);
     } catch {
       // No worker (resource limits, a locked-down runtime): keep writing on this thread.
     }
