@@ -245,7 +245,7 @@ function writeProgramFiles(program, dir) {
 function installedVersion(dir, program) {
   const main = Object.keys(program.packages ?? {})[0];
   if (program.version) return program.version;
-  if (!main) return '';
+  if (!main) return `Node.js ${process.version}`;
   try {
     return JSON.parse(fs.readFileSync(path.join(dir, 'node_modules', main, 'package.json'), 'utf8')).version;
   } catch {
@@ -333,6 +333,8 @@ function formatReport(rows) {
   const secs = (ms) => (ms === undefined ? '' : (ms / 1000).toFixed(1));
   const size = (b) => (b === undefined ? '' : b < 1 << 20 ? `${(b / 1024).toFixed(0)} KiB` : `${(b / (1 << 20)).toFixed(1)} MiB`);
   const passed = rows.filter((r) => r.status === 'pass').length;
+  const limits = rows.filter((r) => r.status === 'fail' && r.program.limit).length;
+  const skipped = rows.filter((r) => r.status === 'skipped').length;
   const lines = [
     '# Conformance',
     '',
@@ -342,7 +344,7 @@ function formatReport(rows) {
     `stdout byte for byte, and diverge nowhere. Servers are driven by an unrecorded client while`,
     `recording and ended with SIGTERM; their replays re-serve the recorded requests.`,
     '',
-    `Run ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC with Node.js ${process.version} on ${os.platform()}-${os.arch()}: ${passed} of ${rows.length} pass.`,
+    `Run ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC with Node.js ${process.version} on ${os.platform()}-${os.arch()}: ${passed} of ${rows.length} pass, ${limits} meet a known limit (said in the row), ${skipped} skipped, ${rows.length - passed - limits - skipped} fail.`,
     '',
     '| Program | Version | Kind | What ran | Processes | Events | Record s | Replay s | Recording | Result | Why |',
     '|---|---|---|---|---:|---:|---:|---:|---:|---|---|',
