@@ -226,3 +226,25 @@ test('retrace vscode --dap writes a configuration of the retrace debug type, bes
   assert.deepEqual([dap.request, dap.recording, dap.cwd], ['launch', 'recording', '${workspaceFolder}']);
   assert.ok(fs.existsSync(dap.retrace!.replace('${workspaceFolder}', dir)), dap.retrace);
 });
+
+test('retrace dap over stdin/stdout: answers initialize with step back, and ends when the client closes its input', { timeout: 60_000 }, async () => {
+  const { dir } = recordProgram();
+  const child = spawn(process.execPath, [cli, 'dap'], { cwd: dir, stdio: ['pipe', 'pipe', 'pipe'] });
+  servers.push(child);
+  const body = JSON.stringify({ seq: 1, type: 'request', command: 'initialize', arguments: { adapterID: 'retrace', linesStartAt1: true, columnsStartAt1: true, pathFormat: 'path' } });
+  child.stdin!.write(`Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+  let out = '';
+  const response = await new Promise<{ success: boolean; body: { supportsStepBack?: boolean } }>((resolve, reject) => {
+    child.stdout!.setEncoding('utf8').on('data', (d: string) => {
+      out += d;
+      const m = /Content-Length: (\d+)\r\n\r\n/.exec(out);
+      if (m && out.length >= m.index + m[0].length + Number(m[1])) resolve(JSON.parse(out.slice(m.index + m[0].length, m.index + m[0].length + Number(m[1]))));
+    });
+    child.on('exit', () => reject(new Error(`retrace dap ended: ${out}`)));
+  });
+  assert.equal(response.success, true);
+  assert.equal(response.body.supportsStepBack, true);
+  child.stdin!.end();
+  const status = await new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  assert.equal(status, 0);
+});
