@@ -12,6 +12,7 @@ import type { Boundary } from './boundary.js';
 import type { Engine } from '../core/engine.js';
 import { real } from '../core/originals.js';
 import { packageRoot } from '../runtime/paths.js';
+import { serveWrittenModules } from './written-modules.js';
 
 interface LoaderModule {
   load(filename: string): void;
@@ -80,6 +81,7 @@ export const modulesBoundary: Boundary = {
         return result;
       },
     });
+    if (engine instanceof Replayer) serveWrittenModules(engine, engine);
   },
 };
 

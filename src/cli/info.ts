@@ -1,6 +1,7 @@
 // retrace info: what a recording holds.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { UNENCODABLE_CHANNEL } from '../core/recorder.js';
 import { TraceFile } from '../core/trace/reader.js';
 import { listTraces } from './recording.js';
 import { ChildCollector, linkChildren, type ChildInfo } from './children.js';
@@ -33,9 +34,11 @@ export function info(location: string): ProcessInfo[] {
     let events = 0;
     let problem: string | undefined;
     const children = new ChildCollector();
+    const unencodable: string[] = [];
     try {
       for (const ev of trace.events()) {
         children.note(ev);
+        if (ev.kind === 'value' && ev.channel.name === UNENCODABLE_CHANNEL) unencodable.push(String(ev.value));
         const kind = ev.kind === 'deliver' ? 'callback' : ev.channel.name;
         eventsByKind[kind] = (eventsByKind[kind] ?? 0) + 1;
         events++;
@@ -44,6 +47,10 @@ export function info(location: string): ProcessInfo[] {
       problem = `events after ${events} cannot be decoded: ${(err as Error).message}`;
     }
     const end = trace.end;
+    if (unencodable.length > 0) {
+      const more = unencodable.length > 3 ? ` (and ${unencodable.length - 3} more)` : '';
+      problem = [problem, `${unencodable.length} event${unencodable.length === 1 ? '' : 's'} could not be encoded, and replay stops at the first: ${unencodable.slice(0, 3).join('; ')}${more}`].filter(Boolean).join('; ');
+    }
     return {
       process: h.process,
       parent: h.parent,

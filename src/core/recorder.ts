@@ -2,9 +2,15 @@
 // It never changes what the program sees; it observes, copies and passes through.
 import type { DeliveryHandler, Engine, Revive } from './engine.js';
 import { EngineBase, UNDRAINED_CHANNEL } from './engine-base.js';
+import { guardForeignCode } from './trace/codec.js';
 import { Shape, type ModuleHash } from './trace/format.js';
 import type { TraceEvent, TraceFile } from './trace/reader.js';
+import { real } from './originals.js';
 import type { TraceWriter } from './trace/writer.js';
+
+/** A value event after each event that could not be encoded, saying why (`retrace info` lists them). */
+export const UNENCODABLE_CHANNEL = 'recording.unencodable';
+const MAX_WARNINGS = 10;
 
 export class Recorder extends EngineBase implements Engine {
   readonly mode = 'record' as const;
@@ -16,7 +22,20 @@ export class Recorder extends EngineBase implements Engine {
   constructor(readonly writer: TraceWriter) {
     super();
     this.undrainedChannel = this.channel(UNDRAINED_CHANNEL, Shape.Value);
+    // The program's code that encoding runs (an error's prepareStackTrace reading source maps)
+    // crosses the boundary unrecorded, as Node's own use of a patched function does: a crossing
+    // recorded there would land inside the event being written.
+    guardForeignCode((fn) => this.unobserved(fn));
+    writer.onUnencodable = (description) => {
+      if (writer.unencodableCount <= MAX_WARNINGS) {
+        real.writeSync(2, `retrace: warning: ${description}; the recording holds this in its place, and its replay will stop there${writer.unencodableCount === MAX_WARNINGS ? ' (further such warnings are left out)' : ''}\n`);
+      }
+      this.problemChannel ??= this.channel(UNENCODABLE_CHANNEL, Shape.Value);
+      writer.writeValueEvent(this.problemChannel, description);
+    };
   }
+
+  private problemChannel: number | undefined;
 
   protected override channelDeclared(id: number, name: string, shape: Shape): void {
     this.writer.defineChannel(id, name, shape);

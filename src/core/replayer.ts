@@ -8,7 +8,8 @@ import { real } from './originals.js';
 import { programLocation } from './source-location.js';
 import { diagnostics } from './diagnostics.js';
 import { EngineBase, UNDRAINED_CHANNEL } from './engine-base.js';
-import { encodeValue } from './trace/codec.js';
+import { UNENCODABLE_CHANNEL } from './recorder.js';
+import { encodeValue, guardForeignCode } from './trace/codec.js';
 import type { ModuleHash } from './trace/format.js';
 import type { TraceEvent, TraceFile } from './trace/reader.js';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -48,6 +49,8 @@ export class Replayer extends EngineBase implements Engine {
   constructor(readonly trace: TraceFile, private readonly options: ReplayerOptions) {
     super();
     this.events = trace.events();
+    // Comparing the program's arguments encodes them, which may run the program's stack formatting.
+    guardForeignCode((fn) => this.unobserved(fn));
   }
 
   // ---- the cursor ----
@@ -61,6 +64,11 @@ export class Replayer extends EngineBase implements Engine {
     } catch (err) {
       this.exhausted = true;
       this.trace.truncation ??= `an event cannot be decoded (${(err as Error).message})`;
+    }
+    const ev = this.lookahead;
+    if (ev?.kind === 'value' && ev.channel.name === UNENCODABLE_CHANNEL) {
+      // What the program did here was not recorded: nothing after it can be answered faithfully.
+      this.diverge(`event ${ev.index}: the recording cannot go on from here: ${String(ev.value)}`);
     }
     return this.lookahead;
   }

@@ -124,7 +124,7 @@ export function startRecording(dir: string): void {
     finishRecording: ({ exitCode, signal, reason }) => {
       if (finished) return;
       finished = true;
-      writer.close({ endTime: real.dateNow(), events: writer.eventCount, exitCode, signal, reason });
+      writer.close({ endTime: real.dateNow(), events: writer.eventCount, exitCode, signal, reason, ...(writer.unencodableCount > 0 ? { unencodable: writer.unencodableCount } : {}) });
     },
   };
   install(engine, session);

@@ -3,6 +3,16 @@
 // Why not JSON or v8.serialize: JSON loses Buffers, undefined, BigInt, -0 and errors; v8.serialize is
 // tied to the V8 version, and a recording made on Node 24 must replay on Node 22. This format is
 // documented in docs/trace-format.md and stays stable across Node versions.
+//
+// Encoding runs no program code: own accessor properties are not called (they are written as
+// `[getter]`), a Proxy is written as `[Proxy]` without touching its traps, toJSON is never looked at,
+// and a value that contains itself is written as `[circular]` where it recurs (a tree whose nodes
+// point back at their parents, like a test runner's task list, would otherwise be walked to the
+// depth limit once per path: exponential time and memory). The one exception is an error's name,
+// message, stack and its own accessors: reading `stack` may run the program's
+// Error.prepareStackTrace, which may read files. That runs inside `guardForeignCode` (the engine
+// makes it a section whose crossings are not recorded), and whatever it throws is caught.
+import { types } from 'node:util';
 
 export const enum Tag {
   Undefined = 0,
@@ -189,16 +199,50 @@ export class CorruptTraceError extends Error {
   }
 }
 
+/** Runs code of the program's that encoding must call (an error's stack formatting); set by the engine. */
+let foreignGuard: <T>(fn: () => T) => T = (fn) => fn();
+export function guardForeignCode(guard: <T>(fn: () => T) => T): void {
+  foreignGuard = guard;
+}
+
+/** Reads a property of an error that may run the program's code (a getter, prepareStackTrace), safely. */
+function readErrorProperty(err: object, key: string): { ok: true; value: unknown } | { ok: false; reason: string } {
+  try {
+    return { ok: true, value: foreignGuard(() => (err as Record<string, unknown>)[key]) };
+  } catch (e) {
+    let reason = 'a value';
+    try {
+      reason = e instanceof Error && typeof e.message === 'string' ? e.message : typeof e;
+    } catch {
+      // the thrown value itself throws: say nothing more about it
+    }
+    return { ok: false, reason };
+  }
+}
+
+/** A description for a value that is not a string where one is expected (an error's name or message). */
+function asText(v: unknown): string {
+  if (typeof v === 'string') return v;
+  if (v === null || (typeof v !== 'object' && typeof v !== 'function' && typeof v !== 'symbol')) return String(v);
+  if (typeof v === 'symbol') return v.toString();
+  return `[${typeof v}]`;
+}
+
 /** Own enumerable properties of an error worth keeping (code, errno, syscall, path, status...). */
 function errorProps(err: Error): Record<string, unknown> {
   const props: Record<string, unknown> = {};
   for (const key of Object.keys(err)) {
     if (key === 'stack' || key === 'message') continue;
-    props[key] = (err as unknown as Record<string, unknown>)[key];
+    const read = readErrorProperty(err, key);
+    props[key] = read.ok ? read.value : `[getter threw: ${read.reason}]`;
   }
-  if ('cause' in err && !Object.prototype.propertyIsEnumerable.call(err, 'cause')) props.cause = err.cause;
+  const cause = Object.getOwnPropertyDescriptor(err, 'cause');
+  if (cause && !cause.enumerable) props.cause = 'value' in cause ? cause.value : '[getter]';
   return props;
 }
+
+/** The objects being encoded, outermost first: a value found among them is a cycle. */
+const ancestors: object[] = [];
 
 export function writeValue(w: ByteWriter, value: unknown, depth = 0): void {
   switch (typeof value) {
@@ -241,6 +285,25 @@ export function writeValue(w: ByteWriter, value: unknown, depth = 0): void {
     return;
   }
   const d = depth + 1;
+  if (types.isProxy(value)) {
+    w.u8(Tag.Unencodable);
+    w.string('[Proxy]');
+    return;
+  }
+  if (ancestors.includes(value as object)) {
+    w.u8(Tag.Unencodable);
+    w.string('[circular]');
+    return;
+  }
+  ancestors.push(value as object);
+  try {
+    writeObjectLike(w, value as object, d);
+  } finally {
+    ancestors.pop();
+  }
+}
+
+function writeObjectLike(w: ByteWriter, value: object, d: number): void {
   if (Buffer.isBuffer(value)) {
     w.u8(Tag.Bytes);
     w.bytes(value);
@@ -271,10 +334,13 @@ export function writeValue(w: ByteWriter, value: unknown, depth = 0): void {
     return;
   }
   if (value instanceof Error) {
+    const name = readErrorProperty(value, 'name');
+    const message = readErrorProperty(value, 'message');
+    const stack = readErrorProperty(value, 'stack');
     w.u8(Tag.Error);
-    w.string(value.name);
-    w.string(value.message);
-    writeValue(w, typeof value.stack === 'string' ? value.stack : undefined, d);
+    w.string(name.ok ? asText(name.value) : 'Error');
+    w.string(message.ok ? asText(message.value) : `[message getter threw: ${message.reason}]`);
+    writeValue(w, stack.ok && typeof stack.value === 'string' ? stack.value : undefined, d);
     writeObject(w, errorProps(value), d);
     return;
   }
@@ -307,7 +373,14 @@ function writeObject(w: ByteWriter, obj: Record<string, unknown>, depth: number)
   w.varint(keys.length);
   for (const key of keys) {
     w.string(key);
-    writeValue(w, obj[key], depth);
+    const desc = Object.getOwnPropertyDescriptor(obj, key);
+    if (desc === undefined || 'value' in desc) {
+      writeValue(w, desc?.value, depth);
+    } else {
+      // An accessor is the program's code: calling it could change what the program sees.
+      w.u8(Tag.Unencodable);
+      w.string('[getter]');
+    }
   }
 }
 
@@ -427,6 +500,7 @@ function readObjectBodyAt(r: ByteReader, depth: number): Record<string, unknown>
 const scratch = new ByteWriter(1 << 12);
 export function encodeValue(value: unknown): Buffer {
   scratch.pos = 0;
+  ancestors.length = 0;
   writeValue(scratch, value);
   return Buffer.from(scratch.buf.subarray(0, scratch.pos));
 }

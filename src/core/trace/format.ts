@@ -114,6 +114,8 @@ export interface TraceEnd {
   reason: 'exit' | 'signal' | 'stopped';
   /** Why recording stopped early, when `reason` is 'stopped'. */
   stopped?: string;
+  /** Events left out because a value in them could not be encoded (absent: none). */
+  unencodable?: number;
 }
 
 /**

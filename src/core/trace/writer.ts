@@ -120,9 +120,31 @@ export class TraceWriter {
     w.u8(shape);
   }
 
+  /** Told (by the recorder) about each event that could not be encoded, in its place. */
+  onUnencodable: ((description: string) => void) | null = null;
+  /** Events left out because a value in them could not be encoded. */
+  unencodableCount = 0;
+
   private value(channel: number, v: unknown): void {
     if (this.valueFilter) v = this.valueFilter(this.channelNames[channel] ?? '', v);
     writeValue(this.events, v);
+  }
+
+  /**
+   * An event could not be encoded (encoding threw): never a half-written event. It is taken back,
+   * and the recorder writes in its place an event saying what went wrong, where replay stops.
+   */
+  private unencodable(start: number, channel: number, err: unknown): void {
+    this.events.pos = start;
+    let reason = 'unknown error';
+    try {
+      reason = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+    } catch {
+      // the thrown value cannot even be described
+    }
+    const what = channel === EngineChannel.Deliver ? 'a callback' : (this.channelNames[channel] ?? `channel ${channel}`);
+    this.unencodableCount++;
+    this.onUnencodable?.(`event ${this.eventCount} (${what}) could not be encoded: ${reason}`);
   }
 
   /** Value-shaped event holding a float (Date.now, Math.random): no allocation. */
@@ -152,33 +174,53 @@ export class TraceWriter {
 
   writeValueEvent(channel: number, v: unknown): void {
     if (--this.clockCountdown <= 0) this.stamp();
-    this.events.varint(channel);
-    this.value(channel, v);
+    const start = this.events.pos;
+    try {
+      this.events.varint(channel);
+      this.value(channel, v);
+    } catch (err) {
+      return this.unencodable(start, channel, err);
+    }
     this.endEvent();
   }
 
   writeCallEvent(channel: number, args: unknown, threw: boolean, result: unknown): void {
     this.stamp();
-    this.events.varint(channel);
-    this.value(channel, args);
-    this.events.u8(threw ? 1 : 0);
-    this.value(channel, result);
+    const start = this.events.pos;
+    try {
+      this.events.varint(channel);
+      this.value(channel, args);
+      this.events.u8(threw ? 1 : 0);
+      this.value(channel, result);
+    } catch (err) {
+      return this.unencodable(start, channel, err);
+    }
     this.endEvent();
   }
 
   writeRequestEvent(channel: number, reqId: number, args: unknown): void {
     this.stamp();
-    this.events.varint(channel);
-    this.events.varint(reqId);
-    this.value(channel, args);
+    const start = this.events.pos;
+    try {
+      this.events.varint(channel);
+      this.events.varint(reqId);
+      this.value(channel, args);
+    } catch (err) {
+      return this.unencodable(start, channel, err);
+    }
     this.endEvent();
   }
 
   writeDeliverEvent(reqId: number, payload: unknown): void {
     this.stamp();
-    this.events.varint(EngineChannel.Deliver);
-    this.events.varint(reqId);
-    this.value(EngineChannel.Deliver, payload);
+    const start = this.events.pos;
+    try {
+      this.events.varint(EngineChannel.Deliver);
+      this.events.varint(reqId);
+      this.value(EngineChannel.Deliver, payload);
+    } catch (err) {
+      return this.unencodable(start, EngineChannel.Deliver, err);
+    }
     this.endEvent();
   }
 
