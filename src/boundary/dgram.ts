@@ -31,6 +31,7 @@ import { programLocation } from '../core/source-location.js';
 import { encodeValue } from '../core/trace/codec.js';
 import { Shape } from '../core/trace/format.js';
 import { builtin, disguise } from './wrap.js';
+import { currentStack } from '../core/own-stack.js';
 
 type AnyFn = (this: any, ...args: any[]) => any;
 
@@ -279,10 +280,7 @@ function replayCall(name: string, ch: number, key: unknown): unknown {
 
 /** The program's line on the current stack, which runs deep through dgram.js and this module. */
 function locationHere(): string | null {
-  const limit = Error.stackTraceLimit;
-  Error.stackTraceLimit = 50;
-  const stack = new Error().stack;
-  Error.stackTraceLimit = limit;
+  const stack = currentStack(50);
   return programLocation(stack, real.processCwd());
 }
 

@@ -35,6 +35,7 @@ import type { Engine } from '../core/engine.js';
 import { Shape } from '../core/trace/format.js';
 import { redaction } from '../redaction/index.js';
 import { builtin, disguise, lastFunctionIndex, patch, unobservedCallback } from './wrap.js';
+import { currentCallSites } from '../core/own-stack.js';
 
 type AnyFn = (this: any, ...args: any[]) => any;
 type Args = unknown[];
@@ -130,14 +131,31 @@ for (const name of ['atime', 'mtime', 'ctime', 'birthtime']) {
 class StatFs {}
 
 /** Stats and BigIntStats (undefined with throwIfNoEntry: false): their fields; dates are getters. */
+/**
+ * Node fills Stats from a Float64Array, so its numbers are V8 heap numbers even when whole, and
+ * v8.serialize writes them as doubles: jest's haste map holds `stat.size`, and its bytes must be
+ * the same in replay. Decoded whole numbers are small integers; this gives them Node's representation.
+ */
+const asDouble = new Float64Array(1);
+function withNodeNumbers(r: Record<string, unknown>): Record<string, unknown> {
+  for (const key of Object.keys(r)) {
+    const v = r[key];
+    if (typeof v === 'number') {
+      asDouble[0] = v;
+      r[key] = asDouble[0];
+    }
+  }
+  return r;
+}
+
 const STATS: Result = {
   encode: (s) => (s == null ? s : fields(s)),
-  revive: (r) => (r == null ? r : Object.assign(Object.create(typeof r.dev === 'bigint' ? BigIntStats.prototype : fs.Stats.prototype), r)),
+  revive: (r) => (r == null ? r : Object.assign(Object.create(typeof r.dev === 'bigint' ? BigIntStats.prototype : fs.Stats.prototype), withNodeNumbers(r))),
 };
 
 const STATFS: Result = {
   encode: (s) => (s == null ? s : fields(s)),
-  revive: (r) => (r == null ? r : Object.assign(Object.create(StatFs.prototype), r)),
+  revive: (r) => (r == null ? r : Object.assign(Object.create(StatFs.prototype), withNodeNumbers(r))),
 };
 
 const UV = fs.constants as unknown as Record<string, number>;
@@ -353,18 +371,8 @@ const ownCode = new URL('..', import.meta.url).href;
  * fs.readFileSync(url); Node 22 also reads CommonJS sources imported from ESM that way).
  */
 function calledByModuleLoader(): boolean {
-  const { stackTraceLimit, prepareStackTrace } = Error;
-  try {
-    Error.stackTraceLimit = 8;
-    Error.prepareStackTrace = (_err, frames) => frames;
-    const holder: { stack?: NodeJS.CallSite[] } = {};
-    Error.captureStackTrace(holder);
-    const caller = (holder.stack ?? []).map((f) => f.getFileName() ?? '').find((file) => !file.startsWith(ownCode));
-    return caller?.startsWith('node:internal/modules/') ?? false;
-  } finally {
-    Error.stackTraceLimit = stackTraceLimit;
-    Error.prepareStackTrace = prepareStackTrace;
-  }
+  const caller = currentCallSites(8).map((f) => f.getFileName() ?? '').find((file) => !file.startsWith(ownCode));
+  return caller?.startsWith('node:internal/modules/') ?? false;
 }
 
 /** The module loaders' readFileSync(URL) of a source. */

@@ -7,6 +7,7 @@ import { processBoundary } from './process.js';
 import { modulesBoundary } from './modules.js';
 import { timeBoundary } from './time.js';
 import { randomBoundary } from './random.js';
+import { realmsBoundary } from './realms.js';
 import { osBoundary } from './os.js';
 import { timersBoundary } from './timers.js';
 import { fsBoundary } from './fs.js';
@@ -25,6 +26,7 @@ export const boundaries: readonly Boundary[] = [
   processBoundary,
   timeBoundary,
   randomBoundary,
+  realmsBoundary,
   osBoundary,
   timersBoundary,
   fsBoundary,

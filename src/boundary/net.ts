@@ -39,6 +39,7 @@ import { Shape } from '../core/trace/format.js';
 import { comparableWrite, redaction, type Slot } from '../redaction/index.js';
 import { describeRedacted } from '../redaction/explain.js';
 import { builtin, disguise } from './wrap.js';
+import { currentStack } from '../core/own-stack.js';
 
 type AnyFn = (this: any, ...args: any[]) => any;
 
@@ -728,7 +729,7 @@ export const netBoundary: Boundary = {
       proto._getsockname = function _getsockname(this: any) {
         const st = states.get(this);
         // Node asks too, when a connect fails synchronously (internalConnect): replay has no such call.
-        if (st === undefined || st.phase !== CONNECTING || !this._handle || /\binternalConnect/.test(new Error().stack ?? '')) {
+        if (st === undefined || st.phase !== CONNECTING || !this._handle || /\binternalConnect/.test(currentStack(Error.stackTraceLimit))) {
           return getsockname.call(this);
         }
         return engine.call(socknameCh, [st.id], () => getsockname.call(this));

@@ -10,14 +10,19 @@ const crypto = builtin<typeof import('node:crypto')>('node:crypto');
 export const randomBoundary: Boundary = {
   name: 'random',
   install(engine: Engine) {
-    const realRandom = Math.random;
-    const ch = engine.channel('random.Math.random', Shape.Value);
-    Math.random = disguise(function random() {
-      return engine.float(ch, realRandom);
-    }, realRandom);
+    patchMathRandom(engine, Math);
     installCrypto(engine);
   },
 };
+
+/** Math.random of one realm (this one, or a vm context the program creates) crosses the boundary. */
+export function patchMathRandom(engine: Engine, math: Math): void {
+  const realRandom = math.random;
+  const ch = engine.channel('random.Math.random', Shape.Value);
+  math.random = disguise(function random() {
+    return engine.float(ch, realRandom);
+  }, realRandom);
+}
 
 type Filler = (buf: NodeJS.ArrayBufferView, offset?: number, size?: number) => NodeJS.ArrayBufferView;
 

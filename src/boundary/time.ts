@@ -74,8 +74,15 @@ function installEventLoopMetrics(engine: Engine): void {
 }
 
 function installDate(engine: Engine): void {
-  const OriginalDate = Date;
-  const realNow = Date.now;
+  globalThis.Date = patchedDate(engine, Date);
+}
+
+/**
+ * A Date constructor of `OriginalDate`'s realm whose clock readings cross the boundary. Also used
+ * for the realms the program creates (vm contexts: jest runs test code in one).
+ */
+export function patchedDate(engine: Engine, OriginalDate: DateConstructor): DateConstructor {
+  const realNow = OriginalDate.now;
   const ch = engine.channel('time.Date.now', Shape.Value);
   const now = () => engine.float(ch, realNow);
 
@@ -91,7 +98,7 @@ function installDate(engine: Engine): void {
     return now();
   }, realNow);
   Object.defineProperty(OriginalDate.prototype, 'constructor', { value: PatchedDate, writable: true, configurable: true, enumerable: false });
-  globalThis.Date = PatchedDate;
+  return PatchedDate;
 }
 
 function installPerformance(engine: Engine): void {

@@ -11,6 +11,7 @@ import type { Boundary } from './boundary.js';
 import type { Engine } from '../core/engine.js';
 import { Shape } from '../core/trace/format.js';
 import { disguise } from './wrap.js';
+import { currentStack } from '../core/own-stack.js';
 
 type AnyFn = (...args: any[]) => any;
 /** The global WebAssembly namespace (the project's TypeScript lib has no WebAssembly types). */
@@ -32,7 +33,7 @@ const unobservedModules = new WeakSet<object>();
  * imported from ESM with cjs-module-lexer's WebAssembly build, initialised asynchronously.
  */
 function calledByModuleLoader(): boolean {
-  const stack = new Error().stack ?? '';
+  const stack = currentStack(Error.stackTraceLimit);
   return stack.includes('node:internal/modules/esm/translators') || stack.includes('node:internal/deps/cjs-module-lexer');
 }
 

@@ -13,6 +13,7 @@ import { encodeValue, guardForeignCode } from './trace/codec.js';
 import type { ModuleHash } from './trace/format.js';
 import type { TraceEvent, TraceFile } from './trace/reader.js';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { currentStack } from './own-stack.js';
 
 /** Exit status of a replay that diverged from its recording. */
 export const DIVERGED_EXIT_CODE = 86;
@@ -462,10 +463,7 @@ export class Replayer extends EngineBase implements Engine {
 
   diverge(what: string, attempted?: string): never {
     // Deep enough to get past Node's own frames (promises, streams, dgram's deferred sends).
-    const limit = Error.stackTraceLimit;
-    Error.stackTraceLimit = 100;
-    const stack = new Error().stack;
-    Error.stackTraceLimit = limit;
+    const stack = currentStack(100);
     const location = programLocation(stack, real.processCwd());
     const lines = [`retrace: replay diverged: ${what}`];
     if (attempted) lines.push(`retrace:   the program attempted ${attempted}`);
