@@ -9,7 +9,7 @@ import { programLocation } from './source-location.js';
 import { diagnostics } from './diagnostics.js';
 import { EngineBase, UNDRAINED_CHANNEL } from './engine-base.js';
 import { UNENCODABLE_CHANNEL } from './recorder.js';
-import { encodeValue, guardForeignCode } from './trace/codec.js';
+import { decodeValue, encodeValue, guardForeignCode } from './trace/codec.js';
 import type { ModuleHash } from './trace/format.js';
 import type { TraceEvent, TraceFile } from './trace/reader.js';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -496,5 +496,10 @@ function realResourcesInFlight(fromPollTimer: boolean): string[] {
 }
 
 function sameArgs(recorded: unknown, attempted: unknown): boolean {
-  return encodeValue(recorded).equals(encodeValue(attempted));
+  const then = encodeValue(recorded);
+  const now = encodeValue(attempted);
+  if (then.equals(now)) return true;
+  // What the trace keeps only as a description (a function, a cycle, a getter) decodes to a
+  // string: the attempt is compared as it would read back from a trace.
+  return then.equals(encodeValue(decodeValue(now)));
 }
