@@ -19,9 +19,19 @@ export const workersBoundary: Boundary = {
   install(engine: Engine) {
     const RealWorker = workerThreads.Worker;
     let warned = false;
+    let warnedRunner = false;
     const Patched = class Worker extends (RealWorker as new (...args: any[]) => object) {
       constructor(...args: any[]) {
-        if (!warned) {
+        const runner = testRunnerWorker(args[0]);
+        if (runner) {
+          // A test runner's worker runs the test files: live in replay, it would reach the database
+          // and the network the recording answered, and its results would not be the recorded ones.
+          if (engine.replaying) {
+            engine.diverge(`the program started a worker thread (${runner.script}), and worker threads are not recorded yet: ${runner.name} runs its test files in it, which replay cannot run live. Record with ${runner.instead}`);
+          }
+          if (!warnedRunner) real.writeSync(2, `retrace: warning: ${runner.name} runs test files in worker threads (${runner.script}), which are not recorded yet: a replay of this recording will stop here. Record with ${runner.instead}\n`);
+          warnedRunner = true;
+        } else if (!warned) {
           warned = true;
           real.writeSync(2, engine.recording
             ? 'retrace: warning: worker threads are not recorded yet; a replay will run this worker live\n'
@@ -34,6 +44,19 @@ export const workersBoundary: Boundary = {
     sequenceMessagePorts(engine);
   },
 };
+
+/** Test runners' worker-thread entry points, and how to record the same run in processes instead. */
+const RUNNER_WORKERS: { pattern: RegExp; name: string; instead: string }[] = [
+  { pattern: /[\\/]vitest[\\/]dist[\\/]workers[\\/]threads\.js$/, name: 'vitest\'s threads pool', instead: '--pool=forks (each test file in a recorded child process).' },
+  { pattern: /[\\/]jest-worker[\\/]build[\\/]workers[\\/]threadChild\.js$/, name: 'jest with --workerThreads', instead: 'jest\'s default child-process workers or --runInBand.' },
+  { pattern: /[\\/]workerpool[\\/].*worker\.js$|[\\/]mocha[\\/]lib[\\/]nodejs[\\/]worker\.js$/, name: 'mocha --parallel in threads', instead: 'mocha --parallel in its default child processes, or serially.' },
+];
+
+function testRunnerWorker(filename: unknown): { script: string; name: string; instead: string } | null {
+  const script = filename instanceof URL ? filename.pathname : typeof filename === 'string' ? filename : '';
+  const found = RUNNER_WORKERS.find((r) => r.pattern.test(script));
+  return found ? { script, name: found.name, instead: found.instead } : null;
+}
 
 /** Node's own hooks (global symbols): emitMessage (lib/internal/per_context/messageport.js) calls
  * `port[kHybridDispatch](data, type, event)` for every message, looking it up each time. */

@@ -5,6 +5,7 @@ import { UNENCODABLE_CHANNEL } from '../core/recorder.js';
 import { TraceFile } from '../core/trace/reader.js';
 import { listTraces } from './recording.js';
 import { ChildCollector, linkChildren, type ChildInfo } from './children.js';
+import { testFilesByProcess } from './tests.js';
 
 export interface ProcessInfo {
   process: number;
@@ -23,10 +24,13 @@ export interface ProcessInfo {
   eventsByKind: Record<string, number>;
   /** The processes it started, and the recorded process each became. */
   children: ChildInfo[];
+  /** Test files this process ran (a test runner's worker or per-file process). */
+  testFiles?: string[];
   problem?: string;
 }
 
 export function info(location: string): ProcessInfo[] {
+  const tests = testFilesByProcess(location);
   const processes = listTraces(location).map((ref): ProcessInfo => {
     const trace = TraceFile.open(ref.file);
     const h = trace.header;
@@ -67,6 +71,7 @@ export function info(location: string): ProcessInfo[] {
       events,
       eventsByKind,
       children: children.children,
+      ...(tests.has(h.process) ? { testFiles: tests.get(h.process) } : {}),
       ...(problem ? { problem } : {}),
     };
   });
@@ -91,6 +96,7 @@ export function formatInfo(processes: ProcessInfo[]): string {
         lines.push(`    ${c.pid === null ? 'no pid' : `pid ${c.pid}`}${recorded}: ${c.command}${c.sync ? ' (sync)' : ''}, ${c.end}`);
       }
     }
+    if (p.testFiles) lines.push(`  ran test file${p.testFiles.length === 1 ? '' : 's'}: ${p.testFiles.join(', ')}`);
     if (p.problem) lines.push(`  problem: ${p.problem}`);
   }
   return lines.join('\n');

@@ -8,6 +8,7 @@ import { containsPlaceholder } from '../redaction/secrets.js';
 import { fullValue } from '../inspect/render.js';
 import { KIND_GROUPS, mergedTimeline, processTimeline } from '../inspect/timeline.js';
 import { listTraces, rootProcess, UsageError } from './recording.js';
+import { testFilesByProcess } from './tests.js';
 
 export interface ShowOptions {
   location: string;
@@ -165,11 +166,11 @@ export function* filteredTimeline(traces: TraceFile[], f: TimelineFilter): Gener
 }
 
 /** The heading of one process in the timeline: its command, pid, start, duration and end. */
-export function processHeading(t: TraceFile): string[] {
+export function processHeading(t: TraceFile, testFiles?: string[]): string[] {
   const h = t.header;
   const end = t.end ? (t.end.signal ? `killed by ${t.end.signal}` : `exit status ${t.end.exitCode}`) : 'truncated';
   const ran = t.end ? `, ran ${t.end.endTime - h.startTime} ms` : '';
-  const lines = [`# p${h.process}: ${[path.basename(h.argv[0] ?? 'node'), ...h.execArgv, ...h.argv.slice(1)].join(' ')} (pid ${h.pid}, started ${new Date(h.startTime).toISOString()}${ran}, ${end})`];
+  const lines = [`# p${h.process}: ${[path.basename(h.argv[0] ?? 'node'), ...h.execArgv, ...h.argv.slice(1)].join(' ')} (pid ${h.pid}, started ${new Date(h.startTime).toISOString()}${ran}, ${end})${testFiles ? ` ran ${testFiles.join(', ')}` : ''}`];
   if (!t.hasClock) lines.push(`# p${h.process} was recorded by an older retrace-node without clock records: times read +0.000ms`);
   if (h.redaction === null) lines.push(`# p${h.process} was recorded with --no-redact: secrets are stored as they were`);
   else if (h.redaction) lines.push(`# p${h.process}: secrets redacted at record time; ${REDACTED_LEGEND}`);
@@ -185,7 +186,13 @@ export async function run(o: ShowOptions): Promise<number> {
 
   const out = new Output(o.pager && !o.json);
   if (!o.json && traces.length > 0) {
-    for (const t of traces) for (const line of processHeading(t)) await out.line(line);
+    let tests = new Map<number, string[]>();
+    try {
+      tests = testFilesByProcess(o.location);
+    } catch {
+      // a single trace file or an unreadable folder: no test attribution
+    }
+    for (const t of traces) for (const line of processHeading(t, tests.get(t.header.process))) await out.line(line);
   }
   let shown = 0;
   for (const entry of filteredTimeline(traces, o)) {
