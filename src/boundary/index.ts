@@ -4,6 +4,7 @@
 // suspends interception (for preloaded tooling) until the program's own code starts loading.
 import type { Boundary } from './boundary.js';
 import { processBoundary } from './process.js';
+import { stacksBoundary } from './stacks.js';
 import { modulesBoundary } from './modules.js';
 import { timeBoundary } from './time.js';
 import { randomBoundary } from './random.js';
@@ -23,6 +24,7 @@ import { tlsBoundary } from './tls.js';
 import { httpBoundary } from './http.js';
 
 export const boundaries: readonly Boundary[] = [
+  stacksBoundary,
   processBoundary,
   timeBoundary,
   randomBoundary,

@@ -25,11 +25,13 @@ class ReplayTimer {
   constructor(
     private readonly engine: Engine,
     readonly reqId: number,
-    private readonly callback: Callback,
+    callback: Callback,
     private readonly args: unknown[],
     readonly repeat: boolean,
     readonly isImmediate: boolean,
   ) {
+    // Where Node keeps it: a stack in the callback names the receiver and property as Node's does.
+    Object.defineProperty(this, isImmediate ? '_onImmediate' : '_onTimeout', { value: callback, writable: true, configurable: true, enumerable: false });
     engine.expect(reqId, () => this.fire(), repeat);
   }
 
@@ -41,7 +43,8 @@ class ReplayTimer {
       this.cleared = true;
       this.fired = true;
     }
-    this.callback.apply(this, this.args);
+    const callback = (this as unknown as Record<string, Callback>)[this.isImmediate ? '_onImmediate' : '_onTimeout']!;
+    callback.apply(this, this.args);
   }
 
   clear(): void {
@@ -94,6 +97,10 @@ class ReplayTimer {
   }
 }
 
+/** Named as Node's timer classes: the receiver a stack shows for a callback (`Immediate.<anonymous>`). */
+class Timeout extends ReplayTimer {}
+class Immediate extends ReplayTimer {}
+
 export const timersBoundary: Boundary = {
   name: 'timers',
   install(engine: Engine) {
@@ -123,7 +130,7 @@ export const timersBoundary: Boundary = {
         };
         return isImmediate ? original(wrapped, ...args) : original(wrapped, delay, ...args);
       }
-      return new ReplayTimer(engine, reqId, callback as Callback, args, repeat, isImmediate);
+      return new (isImmediate ? Immediate : Timeout)(engine, reqId, callback as Callback, args, repeat, isImmediate);
     }
 
     function clear(original: Function, handle: unknown): void {

@@ -134,7 +134,14 @@ export function processForTest(location: string, name: string): { process: numbe
   const all = evidence(location);
   const byFile = testFilesByProcess(location);
   const asFile = [...byFile].filter(([, files]) => files.some((f) => f === name || f === path.normalize(name) || f.endsWith(path.sep + name) || name.endsWith(path.sep + f)));
-  let matches = asFile.map(([p]) => p);
+  // Several processes may name a file (jest's haste-map worker read it too): the one that names it
+  // most ran it (its results name it again and again).
+  const mentions = (p: number) => {
+    const base = path.basename(name);
+    return all.find((e) => e.process === p)!.texts.reduce((n, t) => n + t.split(base).length - 1, 0);
+  };
+  let matches = asFile.map(([p]) => p).sort((a, b) => mentions(b) - mentions(a) || a - b);
+  if (matches.length > 0) return { process: matches[0]!, others: matches.slice(1) };
   if (matches.length === 0) {
     const naming = all.filter((p) => p.texts.some((t) => t.includes(name))).map((p) => p.process);
     matches = naming.filter((p) => !descendants(all, p).some((d) => naming.includes(d)));
