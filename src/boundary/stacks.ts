@@ -3,24 +3,32 @@
 // below it on the stack, and they differ between the two modes: Express's error page and mocha's
 // failure report print `err.stack`, and the printed text differed (issue 12, class a).
 //
-// V8 formats a stack (when the program reads `error.stack`) with Error.prepareStackTrace when that
-// is a function: it looks up a data property (an accessor is not called), and Node's own callback,
-// when source maps are enabled, calls it too. retrace sets it to a formatter that does what the
-// default does (Error.prototype.toString, then the call sites) with the call sites that are not
-// retrace's, nor Node's own functions that retrace called (AsyncResource#runInAsyncScope under the
-// sequencer). It is the same function in record and replay, so the program sees the same thing;
-// what the program sets replaces it, as it would replace the default.
+// Node formats a stack (when the program reads `error.stack`) by calling Error.prepareStackTrace
+// (lib/internal/errors.js: Node 24 puts its own default formatter there, ErrorPrepareStackTrace,
+// which applies source maps when they are on). retrace makes the property an accessor: it reads as
+// a formatter that hands the formatter in place (Node's, or the program's) only the program's call
+// sites: not retrace's frames, nor Node's functions that retrace called (AsyncResource#runInAsyncScope
+// under the sequencer). A formatter the program sets is kept, and read back as the same function it
+// set (a wrapper would fail `Error.prepareStackTrace === mine`): V8 reaches it through the getter,
+// which only Node's own formatting reads in the moment a stack is formatted.
 //
-// Limits (docs/boundaries.md): a prepareStackTrace of the program's own (source-map-support, jest's)
-// receives every call site, retrace's included; with source maps enabled (--enable-source-maps,
-// tsx, process.setSourceMapsEnabled) Node's source-mapped formatting is left in place, frames and
-// all; and Error.prepareStackTrace reads as a function, where Node leaves it undefined.
+// Class b: a formatter of the program's (source-map-support, which jest and ts-node install) reads
+// files. It runs whenever a stack is first read: by the program, or by the recorder encoding an
+// error. It runs unobserved, in both modes, so that its reads are never crossings of the recording:
+// it formats the same call sites whenever it runs, and reads the program's own files.
+//
+// The outermost frames where the event loop entered JavaScript (node:internal/timers'
+// processImmediate/listOnTimeout, a socket's onStreamRead) are left out too: replay enters through
+// its sequencer where record entered through the real timer or socket.
+//
+// Limits (docs/boundaries.md): older Node 22 releases without a default formatter on Error, and
+// programs that replace the property itself (defineProperty), keep Node's formatting, frames and all.
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Boundary } from './boundary.js';
+import type { Engine } from '../core/engine.js';
 import { packageRoot } from '../runtime/paths.js';
 import { disguise } from './wrap.js';
-import { OWN_FORMATTER } from '../core/trace/codec.js';
 
 const ownDir = path.join(packageRoot, 'dist') + path.sep;
 const ownUrl = pathToFileURL(ownDir).href;
@@ -33,61 +41,70 @@ export function programCallSites(frames: NodeJS.CallSite[]): NodeJS.CallSite[] {
   for (let i = 0; i < frames.length; i++) {
     const file = frames[i]!.getFileName();
     if (isOwn(file)) continue;
-    // Node's own function called by retrace (the sequencer's runInAsyncScope): not the program's.
-    if (isNodeInternal(file) && isOwn(frames[i + 1]?.getFileName())) continue;
+    // Node's own function between two of retrace's (the sequencer's runInAsyncScope): not the
+    // program's. One that retrace called on the program's behalf (the real emit) stays.
+    if (isNodeInternal(file) && i > 0 && isOwn(frames[i - 1]!.getFileName()) && isOwn(frames[i + 1]?.getFileName())) continue;
     out.push(frames[i]!);
   }
+  // Where the event loop entered JavaScript differs by mode: a timer's listOnTimeout or a socket's
+  // onStreamRead in record, the sequencer's immediate in replay. Those outermost frames are left out.
+  while (out.length > 1 && EVENT_LOOP_ENTRY.has(out[out.length - 1]!.getFileName() ?? '')) out.pop();
   return out;
 }
 
-const errorToString = Error.prototype.toString;
-
-/** Node's formatting without a default of its own on Error (older Node 22): toString, then the call sites. */
-function formatLikeNode(error: Error, sites: NodeJS.CallSite[]): string {
-  let head: string;
-  try {
-    head = errorToString.call(error);
-  } catch {
-    head = '<error>';
-  }
-  if (sites.length === 0) return head;
-  return `${head}\n    at ${sites.join('\n    at ')}`;
-}
-
-const sourceMapsEnabled = () => (process as { sourceMapsEnabled?: boolean }).sourceMapsEnabled === true;
+const EVENT_LOOP_ENTRY = new Set(['node:internal/timers', 'node:internal/stream_base_commons']);
 
 type Prepare = (error: Error, frames: NodeJS.CallSite[]) => unknown;
 
+/** Whether Node's own formatting is reading the property (the formatter is about to be called). */
+function calledByNodeFormatting(): boolean {
+  // The caller's frame: Node's prepareStackTraceCallback / maybeOverridePrepareStackTrace.
+  const saved = Error.stackTraceLimit;
+  const holder: { stack?: unknown } = {};
+  try {
+    Error.stackTraceLimit = 3;
+    const prev = formatting;
+    formatting = true; // a nested read (below) must not recurse into this check
+    try {
+      Error.captureStackTrace(holder, calledByNodeFormatting);
+      const sites = holder.stack as unknown;
+      return Array.isArray(sites) && sites.some((s: NodeJS.CallSite) => s.getFileName() === 'node:internal/errors');
+    } finally {
+      formatting = prev;
+    }
+  } finally {
+    Error.stackTraceLimit = saved;
+  }
+}
+let formatting = false;
+
 export const stacksBoundary: Boundary = {
   name: 'stacks',
-  install() {
+  install(engine: Engine) {
     const desc = Object.getOwnPropertyDescriptor(Error, 'prepareStackTrace');
-    if (desc && (!('value' in desc) || !desc.writable)) return;
-    // Node 24 (and later 22s) expose their default formatter here (ErrorPrepareStackTrace, which
-    // applies source maps when they are enabled): it formats the program's call sites. Without one,
-    // the default is written out, and left to Node when source maps are on.
-    const nodeDefault = typeof desc?.value === 'function' ? (desc.value as Prepare) : undefined;
-    if (desc?.value !== undefined && !nodeDefault) return; // something already set its own
-    if (!nodeDefault && sourceMapsEnabled()) return;
-    const prepare = disguise(function prepareStackTrace(error: Error, frames: NodeJS.CallSite[]) {
+    if (!desc || !('value' in desc) || typeof desc.value !== 'function' || !desc.configurable) return;
+    const nodeDefault = desc.value as Prepare;
+    let current: Prepare | undefined = nodeDefault;
+    const structured: Prepare = (_e, frames) => frames;
+    const programFormatting = disguise(function prepareStackTrace(this: unknown, error: Error, frames: NodeJS.CallSite[]) {
+      const fn = current;
+      if (fn === undefined) return nodeDefault(error, programCallSites(frames));
       const sites = programCallSites(frames);
-      return nodeDefault ? nodeDefault(error, sites) : formatLikeNode(error, sites);
-    }, nodeDefault ?? function prepareStackTrace() {});
-    Object.defineProperty(prepare, OWN_FORMATTER, { value: true });
-    (Error as { prepareStackTrace?: Prepare }).prepareStackTrace = prepare;
-    if (nodeDefault) return;
-    // Source maps turned on later (tsx does as it loads), with no Node default to format through:
-    // Node's own mapped formatting takes over.
-    const setSourceMapsEnabled = (process as { setSourceMapsEnabled?: (on: boolean) => void }).setSourceMapsEnabled;
-    if (typeof setSourceMapsEnabled === 'function') {
-      Object.defineProperty(process, 'setSourceMapsEnabled', {
-        configurable: true,
-        writable: true,
-        value: disguise(function setSourceMapsEnabled_(this: unknown, on: boolean) {
-          if (on && Error.prepareStackTrace === prepare) (Error as { prepareStackTrace?: unknown }).prepareStackTrace = undefined;
-          return setSourceMapsEnabled.call(this, on);
-        }, setSourceMapsEnabled),
-      });
-    }
+      return fn === nodeDefault ? nodeDefault(error, sites) : engine.unobserved(() => fn.call(this, error, sites));
+    }, nodeDefault);
+    Object.defineProperty(Error, 'prepareStackTrace', {
+      configurable: true,
+      enumerable: desc.enumerable,
+      get() {
+        // The structured capture inside the check reads this property again: answer it plainly.
+        if (formatting) return structured;
+        if (current === undefined && !calledByNodeFormatting()) return undefined;
+        if (current !== nodeDefault && current !== undefined && !calledByNodeFormatting()) return current;
+        return programFormatting;
+      },
+      set(fn: Prepare | undefined) {
+        current = fn === programFormatting ? nodeDefault : fn;
+      },
+    });
   },
 };

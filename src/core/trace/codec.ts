@@ -220,20 +220,6 @@ function readErrorProperty(err: object, key: string): { ok: true; value: unknown
   }
 }
 
-/** Marks retrace's own stack formatter (src/boundary/stacks.ts), which runs no program code. */
-export const OWN_FORMATTER = Symbol.for('retrace.stackFormatter');
-
-/**
- * Whether reading an unformatted stack runs only Node's formatting. With a prepareStackTrace of the
- * program's (source-map-support), the first read runs it, and it reads files: done by the encoder,
- * that would happen at another moment than in replay (where the program reads it itself), so the
- * stack is left out of the recording and the program formats it when it reads it, in both modes.
- */
-function stackFormattedByNode(): boolean {
-  const prepare = (Error as { prepareStackTrace?: unknown }).prepareStackTrace;
-  return prepare === undefined || (typeof prepare === 'function' && ((prepare as unknown as Record<symbol, unknown>)[OWN_FORMATTER] === true || prepare.name === 'ErrorPrepareStackTrace'));
-}
-
 /** A description for a value that is not a string where one is expected (an error's name or message). */
 function asText(v: unknown): string {
   if (typeof v === 'string') return v;
@@ -350,7 +336,7 @@ function writeObjectLike(w: ByteWriter, value: object, d: number): void {
   if (value instanceof Error) {
     const name = readErrorProperty(value, 'name');
     const message = readErrorProperty(value, 'message');
-    const stack = stackFormattedByNode() ? readErrorProperty(value, 'stack') : { ok: false as const, reason: 'formatted by the program' };
+    const stack = readErrorProperty(value, 'stack');
     w.u8(Tag.Error);
     w.string(name.ok ? asText(name.value) : 'Error');
     w.string(message.ok ? asText(message.value) : `[message getter threw: ${message.reason}]`);
