@@ -13,6 +13,7 @@ import type { Engine } from '../core/engine.js';
 import { real } from '../core/originals.js';
 import { packageRoot } from '../runtime/paths.js';
 import { serveWrittenModules } from './written-modules.js';
+import type { Replayer } from '../core/replayer.js';
 
 interface LoaderModule {
   load(filename: string): void;
@@ -81,7 +82,7 @@ export const modulesBoundary: Boundary = {
         return result;
       },
     });
-    if (engine instanceof Replayer) serveWrittenModules(engine, engine);
+    if (engine.replaying) serveWrittenModules(engine, engine as unknown as Replayer);
   },
 };
 
