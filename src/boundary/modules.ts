@@ -13,7 +13,6 @@ import type { Engine } from '../core/engine.js';
 import { real } from '../core/originals.js';
 import { packageRoot } from '../runtime/paths.js';
 import { serveWrittenModules } from './written-modules.js';
-import type { Replayer } from '../core/replayer.js';
 
 interface LoaderModule {
   load(filename: string): void;
@@ -82,7 +81,7 @@ export const modulesBoundary: Boundary = {
         return result;
       },
     });
-    if (engine.replaying) serveWrittenModules(engine, engine as unknown as Replayer);
+    if (engine.replaying) serveWrittenModules(engine);
   },
 };
 

@@ -9,7 +9,6 @@ import * as path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Engine } from '../core/engine.js';
 import { real } from '../core/originals.js';
-import type { Replayer } from '../core/replayer.js';
 import { TraceFile } from '../core/trace/reader.js';
 import { TRACE_FILE_PATTERN } from '../runtime/paths.js';
 
@@ -21,14 +20,16 @@ type Hooks = {
   load?: (url: string, context: unknown, next: (url: string, c: unknown) => unknown) => unknown;
 };
 
-export function serveWrittenModules(engine: Engine, replayer: Replayer): void {
+export function serveWrittenModules(engine: Engine): void {
+  const trace = engine.trace;
+  if (!trace) return;
   const registerHooks = (Module as unknown as { registerHooks?: (hooks: Hooks) => unknown }).registerHooks;
   if (!registerHooks) return;
   let written: Map<string, Buffer | string> | null = null;
   /** The recorded content of a file the program wrote at this path (a path of this replay). */
   const contentOf = (file: string): Buffer | string | undefined => {
-    written ??= engine.unobserved(() => collectWrites(path.dirname(replayer.trace.path)));
-    return written.get(replayer.recordedPath(file));
+    written ??= engine.unobserved(() => collectWrites(path.dirname(trace.path)));
+    return written.get(engine.recordedPath(file));
   };
   const exists = (file: string) => engine.unobserved(() => real.existsSync(file));
   registerHooks({
