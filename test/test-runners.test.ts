@@ -4,6 +4,8 @@
 // twice with no network, to the recorded output and exit status, with nothing written to the
 // project or the database and nothing added to the recording. `replay --test` replays the process
 // that ran the failing test. The runners' cases run at once: they spend their time starting up.
+// Replays pass --trust: the runners live in node_modules links that point outside the project, and
+// `node --test` is a Node.js option replay asks to be trusted.
 import { execFile } from 'node:child_process';
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
@@ -178,7 +180,7 @@ describe('test runners recorded and replayed offline', { concurrency: true }, as
       const rows = await rowCount(dir);
 
       for (const attempt of [1, 2]) {
-        const rep = await run(dir, [cli, 'replay'], true);
+        const rep = await run(dir, [cli, 'replay', '--trust'], true);
         const label = `${c.name}, replay ${attempt}\n${describeRun(rep)}`;
         assert.equal(rep.status, rec.status, label);
         assert.equal(norm(rep.stdout), norm(rec.stdout), label);
@@ -192,12 +194,12 @@ describe('test runners recorded and replayed offline', { concurrency: true }, as
       // info says which process ran which test file; replay --test finds the failing test's.
       const info = await run(dir, [cli, 'info', 'recording']);
       const ran = new Map([...info.stdout.matchAll(/^process (\d+)[^\n]*\n(?:  [^\n]*\n)*?  ran test files?: ([^\n]*)/gm)].map((m) => [m[1]!, m[2]!]));
-      const one = await run(dir, [cli, 'replay', 'recording', '--test', 'fails on purpose'], true);
+      const one = await run(dir, [cli, 'replay', 'recording', '--trust', '--test', 'fails on purpose'], true);
       const chosen = /"fails on purpose" ran in process (\d+)\b/.exec(one.stderr)?.[1];
       assert.ok(chosen && /\btest\/a\.test\.js\b/.test(ran.get(chosen) ?? ''), `replay --test picks a process info says ran test/a.test.js\n${info.stdout}\n${describeRun(one)}`);
       assert.match(one.stderr, new RegExp(`replaying process ${chosen}:`));
       if (c.processReplays) assert.doesNotMatch(one.stderr, /diverged/, describeRun(one));
-      const byFile = await run(dir, [cli, 'replay', 'recording', '--test', 'test/a.test.js'], true);
+      const byFile = await run(dir, [cli, 'replay', 'recording', '--trust', '--test', 'test/a.test.js'], true);
       assert.match(byFile.stderr, new RegExp(`ran in process ${chosen}\\b`), describeRun(byFile));
       fs.rmSync(dir, { recursive: true, force: true });
     });
@@ -209,7 +211,7 @@ describe('test runners recorded and replayed offline', { concurrency: true }, as
     assert.equal(rec.status, 1, describeRun(rec));
     assert.match(rec.stderr, /vitest's threads pool runs test files in worker threads .* a replay of this recording will stop here\. Record with --pool=forks/);
     const rows = await rowCount(dir);
-    const rep = await run(dir, [cli, 'replay'], true);
+    const rep = await run(dir, [cli, 'replay', '--trust'], true);
     assert.equal(rep.status, 86, describeRun(rep));
     assert.match(rep.stderr, /replay diverged: the program started a worker thread .*vitest[\\/]dist[\\/]workers[\\/]threads\.js/);
     assert.doesNotMatch(rep.stdout, /a random/, 'no test ran live');
