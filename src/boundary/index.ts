@@ -16,6 +16,7 @@ import { childProcessBoundary } from './child-process.js';
 import { stdinBoundary } from './stdin.js';
 import { threadpoolBoundary } from './threadpool.js';
 import { wasmBoundary } from './wasm.js';
+import { addonsBoundary } from './addons.js';
 import { workersBoundary } from './workers.js';
 import { dnsBoundary } from './dns.js';
 import { dgramBoundary } from './dgram.js';
@@ -36,6 +37,7 @@ export const boundaries: readonly Boundary[] = [
   stdinBoundary,
   threadpoolBoundary,
   wasmBoundary,
+  addonsBoundary,
   dnsBoundary,
   dgramBoundary,
   netBoundary,

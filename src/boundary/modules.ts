@@ -50,9 +50,9 @@ export const modulesBoundary: Boundary = {
 
     proto.load = function (this: LoaderModule, filename: string) {
       const result = engine.unobserved(() => load.call(this, filename));
-      // JSON and native addons are not compiled: their file is read here for its hash (listed as a
-      // dependency: not code whose lines replay or `print` check).
-      if (engine.recording && !/\.[cm]?[jt]sx?$/.test(filename)) {
+      // JSON files are not compiled: their file is read here for its hash (listed as a dependency:
+      // not code whose lines replay or `print` check). Native addons are listed by the addons boundary.
+      if (engine.recording && !/\.([cm]?[jt]sx?|node)$/.test(filename)) {
         const url = pathToFileURL(filename).href;
         if (!seen.has(url) && !url.startsWith(ownModules)) {
           try {

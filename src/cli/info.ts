@@ -2,6 +2,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { UNENCODABLE_CHANNEL } from '../core/recorder.js';
+import { fileURLToPath } from 'node:url';
+import { addonName } from '../boundary/addons.js';
 import { TraceFile } from '../core/trace/reader.js';
 import { listTraces } from './recording.js';
 import { ChildCollector, linkChildren, type ChildInfo } from './children.js';
@@ -26,6 +28,8 @@ export interface ProcessInfo {
   children: ChildInfo[];
   /** Test files this process ran (a test runner's worker or per-file process). */
   testFiles?: string[];
+  /** The native addons (`.node` files) it loaded: their package and file. */
+  addons: { name: string; file: string }[];
   problem?: string;
 }
 
@@ -72,6 +76,7 @@ export function info(location: string): ProcessInfo[] {
       eventsByKind,
       children: children.children,
       ...(tests.has(h.process) ? { testFiles: tests.get(h.process) } : {}),
+      addons: nativeAddons(trace),
       ...(problem ? { problem } : {}),
     };
   });
@@ -97,9 +102,23 @@ export function formatInfo(processes: ProcessInfo[]): string {
       }
     }
     if (p.testFiles) lines.push(`  ran test file${p.testFiles.length === 1 ? '' : 's'}: ${p.testFiles.join(', ')}`);
+    if (p.addons.length > 0) {
+      lines.push(`  native addons (no boundary: a replay runs them live):`);
+      for (const a of p.addons) lines.push(`    ${a.name}: ${a.file}`);
+    }
     if (p.problem) lines.push(`  problem: ${p.problem}`);
   }
   return lines.join('\n');
+}
+
+/** The `.node` files among what the process loaded, once each. */
+function nativeAddons(trace: TraceFile): { name: string; file: string }[] {
+  const files = new Set<string>();
+  for (const m of trace.dependencies) {
+    if (!m.url.startsWith('file:') || !m.url.endsWith('.node')) continue;
+    files.add(fileURLToPath(m.url));
+  }
+  return [...files].map((file) => ({ name: addonName(file), file }));
 }
 
 function formatBytes(n: number): string {
