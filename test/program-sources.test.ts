@@ -73,3 +73,19 @@ test('event-loop metrics (eventLoopUtilization, monitorEventLoopDelay, histogram
   assert.match(out, /^elu 0\.\d+/);
   assert.notEqual(runPlain(dir, ['app.js']).stdout, runPlain(dir, ['app.js']).stdout);
 });
+
+test("another realm's Date and Math.random (vm.runInNewContext, createContext, Script#runInNewContext) replay as recorded", () => {
+  const dir = workdir();
+  writeFiles(dir, {
+    'app.js': `
+      const vm = require('node:vm');
+      console.log(vm.runInNewContext('[Date.now(), Math.random(), new Date().toISOString(), typeof Date(), x].join(" ")', { x: 5 }));
+      const ctx = vm.createContext({});
+      console.log(vm.runInContext('Math.random() + " " + (new Date() instanceof Date) + " " + new Date(0).getTime()', ctx));
+      console.log(new vm.Script('Math.random()').runInNewContext());
+    `,
+  });
+  const out = recordAndReplay(dir);
+  assert.match(out, / string 5\n\d\.\d+ true 0\n/);
+  assert.notEqual(runPlain(dir, ['app.js']).stdout, runPlain(dir, ['app.js']).stdout);
+});
