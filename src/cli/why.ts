@@ -83,7 +83,9 @@ export async function whyAnswer(opts: Pick<WhyOptions, 'location' | 'at' | 'expr
     if (located) hit = located.hit;
   }
   const narrowed = located !== undefined && located.connections > 0;
-  let pass = await replay({ ...base, hit, mode: 'trace', scope: narrowed ? { place: located!.place } : null });
+  // the locate pass counted every hit of the line; without one, the trace pass runs on to count them
+  const counted = located !== undefined;
+  let pass = await replay({ ...base, hit, mode: 'trace', scope: narrowed ? { place: located!.place } : null, countHits: !counted });
   passes.push({ mode: narrowed ? 'trace narrowed' : 'trace', ms: pass.elapsed });
   let scope: WhyScope;
   if (!narrowed) scope = { traced: 'process', reason: opts.scope === 'all' ? 'asked' : 'no connections' };
@@ -91,7 +93,7 @@ export async function whyAnswer(opts: Pick<WhyOptions, 'location' | 'at' | 'expr
     const where = { place: located!.place, connections: pass.answer.scoped?.connections ?? located!.connections, requests: pass.answer.scoped?.requests ?? located!.requests };
     scope = { traced: 'narrowed', ...where };
     if (pass.answer.scoped?.outside && opts.scope === 'auto') {
-      pass = await replay({ ...base, hit, mode: 'trace', scope: null });
+      pass = await replay({ ...base, hit, mode: 'trace', scope: null, countHits: !counted });
       passes.push({ mode: 'trace', ms: pass.elapsed });
       scope = { traced: 'process', reason: 'widened', ...where };
     }
@@ -109,7 +111,7 @@ export async function whyAnswer(opts: Pick<WhyOptions, 'location' | 'at' | 'expr
     at: answer.at,
     expr: answer.expr,
     hit: answer.hit,
-    hits: answer.hits,
+    hits: Math.max(answer.hits, located?.hits ?? 0),
     value: answer.value,
     complete: answer.complete,
     notes: answer.notes,

@@ -11,6 +11,8 @@ export const F_SUMMARY = 8;
 export const F_MATCHED = 16;
 /** --control: a condition that decided which code ran (an if, a ?:, a || that fell through). */
 export const F_CONTROL = 32;
+/** The value passes through unchanged (an await, a promise's resolution): a range of it is a range of its input. */
+export const F_SAME = 64;
 
 /** The one node that stands for every value computed where lineage was not being made (scoped provenance). */
 export const OUTSIDE = 1;
@@ -171,7 +173,7 @@ export class Arena {
   deferred(site: number, value: unknown): number {
     if (!this.tracking) return OUTSIDE;
     if (this.summarizing || this.size >= this.maxNodes) return this.summary(site, 0, value, []);
-    const id = this.alloc(site, 0, value, 1);
+    const id = this.alloc(site, F_SAME, value, 1);
     this.edges[this.edgeStart[id]!] = 0;
     return id;
   }

@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { real } from '../core/originals.js';
 import type { Engine } from '../core/engine.js';
 import { onReplayEvent } from '../core/diagnostics.js';
-import { display, showValue } from './arena.js';
+import { display, F_IMPRECISE, showValue } from './arena.js';
 import { instrument, type ProbeTarget } from './instrument.js';
 import { ProvenanceRuntime, type Place, type Snapshot } from './runtime.js';
 import { buildTree, type LineageNode } from './tree.js';
@@ -39,6 +39,8 @@ export interface WhyRequest {
   scope: { place: Place | null } | null;
   /** --control: conditions become part of the lineage of what they decide. */
   control?: boolean;
+  /** After the asked hit, run on to count every hit of the line (false: a pass before this one counted them). */
+  countHits?: boolean;
 }
 
 /** Where the hit is, found by a 'locate' replay. */
@@ -80,9 +82,15 @@ export function startProvenance(request: WhyRequest): ProvenanceSession {
   const runtime: ProvenanceRuntime = new ProvenanceRuntime(request.maxNodes, {
     hit: request.hit,
     onHit(snapshot, final) {
-      if (final) {
+      if (final && request.countHits === false) {
         finish(snapshot);
         real.reallyExit(0);
+      } else if (final) {
+        // The answer is made now; the replay goes on without making lineage, only to count the
+        // hits after it ("hit 3 of 6"), and the answer's count is updated at exit.
+        finish(snapshot);
+        runtime.inScope = () => false;
+        runtime.arena.tracking = false;
       }
     },
     place: () => connections.current(),
@@ -111,7 +119,26 @@ export function startProvenance(request: WhyRequest): ProvenanceSession {
     return rel.startsWith('..') ? file : rel;
   };
 
-  const isUserFile = (file: string) => !file.includes(`${path.sep}node_modules${path.sep}`) && !file.startsWith(ownRoot);
+  // Libraries whose code values flow through (validators, query builders, helpers) are instrumented
+  // like the program's own, so that their copies and computations keep lineage (docs/provenance.md).
+  const traced = tracedLibraries();
+  // zod compiles object schemas into generated code (new Function), which is not instrumented; its
+  // documented jitless mode runs the same checks in its own (instrumented) code instead.
+  if (!locating && traced.has('zod')) {
+    const g = globalThis as { __zod_globalConfig?: { jitless?: boolean } };
+    (g.__zod_globalConfig ??= {}).jitless ??= true;
+  }
+  const isUserFile = (file: string) => {
+    if (file.startsWith(ownRoot)) return false;
+    const marker = `${path.sep}node_modules${path.sep}`;
+    const at = file.lastIndexOf(marker);
+    if (at < 0) return true;
+    const rest = file.slice(at + marker.length).split(path.sep);
+    const name = rest[0]?.startsWith('@') ? `${rest[0]}/${rest[1]}` : rest[0];
+    if (name === undefined) return false;
+    // a package, or one file of it ('express/lib/request.js': its lazy req.query)
+    return traced.has(name) || traced.has(`${name}/${rest.slice(name.startsWith('@') ? 2 : 1).join('/')}`);
+  };
 
   const transform = (file: string, source: string, sourceType: 'module' | 'script'): string => {
     const mapPosition = positionMapper(source, file);
@@ -179,6 +206,19 @@ export function startProvenance(request: WhyRequest): ProvenanceSession {
       complete = false;
       messages.push(`the cap on labelled fields of live objects (${request.maxNodes}) was reached; fields first written after that keep no label of their own: reading one gives its object's lineage where there is one, else none`);
     }
+    if (snapshot) {
+      // complete means every leaf is exact: an origin marked imprecise (a long text matched only by
+      // its start, rows reached without the query that chose them) makes the answer incomplete
+      let inexact = 0;
+      runtime.arena.walk(snapshot.label, (id) => {
+        if (runtime.arena.origins.has(id) && runtime.arena.flags[id]! & F_IMPRECISE) inexact++;
+        return true;
+      }, 100_000);
+      if (inexact) {
+        complete = false;
+        messages.push(`${inexact} origin${inexact === 1 ? ' is' : 's are'} not exact (marked imprecise in the lineage)`);
+      }
+    }
     if (runtime.arena.summaryDropped) messages.push('some summarized operations had more inputs than are kept; the lineage may miss some of their origins');
     if (notes.has('budget')) messages.push('the tree is cut at 600 nodes; shared parts of the lineage are shown once per path until then');
     if (notes.has('depth')) messages.push('the tree is drawn to depth 60; below that, the origins reached are listed without the operations between');
@@ -198,13 +238,22 @@ export function startProvenance(request: WhyRequest): ProvenanceSession {
     writeAnswer(answer);
   }
 
+  let lastAnswer: WhyAnswer | null = null;
   function writeAnswer(answer: WhyAnswer): void {
+    lastAnswer = answer;
     const fd = real.openSync(request.out, 'w');
     real.writeSync(fd, JSON.stringify(answer));
     real.closeSync(fd);
   }
 
-  process.on('exit', () => finish(runtime.lastSnapshot));
+  process.on('exit', () => {
+    if (!written) finish(runtime.lastSnapshot);
+    else if (lastAnswer && !lastAnswer.error && lastAnswer.hits !== runtime.hits) {
+      lastAnswer.hits = runtime.hits;
+      if (lastAnswer.located) lastAnswer.located.hits = runtime.hits;
+      writeAnswer(lastAnswer);
+    }
+  });
 
   // JSON.parse called by code we do not instrument (a framework's body parser) still labels its
   // result with the lineage of its text, found among the recorded inputs.
@@ -342,6 +391,19 @@ class ConnectionTracker {
 }
 
 /** retrace's own compiled code (dist/src): never instrumented. The project's examples are programs like any other. */
+/**
+ * Packages instrumented with the program: those values are copied and computed through rather than
+ * merely passed (measured on test/provenance-conformance-cases.ts; BENCHMARKS.md). Others are
+ * crossed through the built-in models, by value, or by content.
+ */
+export const TRACED_LIBRARIES = ['zod', 'lodash', 'lodash-es', 'knex', 'joi', 'yup', 'valibot', 'superstruct', 'qs', 'parseurl', 'express/lib/request.js'];
+
+function tracedLibraries(): Set<string> {
+  const asked = process.env.RETRACE_WHY_LIBRARIES;
+  if (asked === undefined) return new Set(TRACED_LIBRARIES);
+  return new Set(asked.split(',').map((s) => s.trim()).filter((s) => s && s !== 'none'));
+}
+
 const ownRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..') + path.sep;
 
 function samePath(a: string, b: string): boolean {

@@ -1,10 +1,12 @@
 // The shadow state of instrumented code during a provenance replay: the label register, shadow
 // fields of objects, the shadow call stack, and the models of built-ins. Installed as
 // `globalThis.__retraceProvenance`; the instrumenter's rewrites call its methods.
-import { Arena, F_CONTROL, F_COPY, F_IMPRECISE, F_MATCHED, type Origin } from './arena.js';
+import { Arena, F_CONTROL, F_COPY, F_IMPRECISE, F_MATCHED, F_SAME, type Origin } from './arena.js';
 import { isAscii } from 'node:buffer';
 import { jsonLeafRanges } from './json-paths.js';
 import { familyOf, SOCKET_DELIVERY } from '../boundary/catalog.js';
+import { types as utilTypes } from 'node:util';
+import { collectsReturns, modelOf, type Call, type ModelHost } from './models/index.js';
 
 /** A call in flight from instrumented code. */
 interface Frame {
@@ -21,6 +23,8 @@ interface Frame {
   inputMark: number;
   /** Array callbacks: the labels the callback returned, by call. */
   returns: number[] | null;
+  /** The values those callbacks returned, for models that need them (flatMap, replace with a callback). */
+  returnValues: unknown[] | null;
   /** A snapshot of an array receiver before a mutating method (sort, reverse). */
   before: { values: unknown[]; labels: number[] } | null;
   /** reduce: the accumulator's label. */
@@ -46,10 +50,12 @@ const STRING_METHODS = new Set([
   'slice', 'substring', 'substr', 'trim', 'trimStart', 'trimEnd', 'toUpperCase', 'toLowerCase', 'toLocaleUpperCase', 'toLocaleLowerCase',
   'padStart', 'padEnd', 'replace', 'replaceAll', 'concat', 'charAt', 'at', 'repeat', 'normalize', 'toString', 'valueOf', 'charCodeAt', 'codePointAt',
 ]);
+/** Names of built-ins whose models want their callbacks' returns (checked before looking the method up). */
+const COLLECTING_NAMES = new Set(['replace', 'replaceAll', 'flatMap', 'from']);
 const NUMBER_FUNCTIONS = new Set(['Number', 'parseFloat', 'parseInt', 'String', 'BigInt', 'Boolean']);
 
 function newFrame(site: number, fn: unknown, recv: unknown, recvLabel: number, method: boolean): Frame {
-  return { site, fn, recv, recvLabel, method, args: [], labels: [], entered: false, ret: 0, deferred: 0, inputMark: 0, returns: null, before: null, acc: 0, returnMark: 0, tracking: true, ctl: 0, callerCtl: 0 };
+  return { site, fn, recv, recvLabel, method, args: [], labels: [], entered: false, ret: 0, deferred: 0, inputMark: 0, returns: null, returnValues: null, before: null, acc: 0, returnMark: 0, tracking: true, ctl: 0, callerCtl: 0 };
 }
 
 export interface Snapshot {
@@ -126,7 +132,7 @@ class DroppedFields extends Map<PropertyKey, number> {
 }
 const DROPPED = new DroppedFields();
 
-export class ProvenanceRuntime {
+export class ProvenanceRuntime implements ModelHost {
   /** The label of the value the last rewritten expression produced. */
   L = 0;
   readonly arena: Arena;
@@ -333,6 +339,8 @@ export class ProvenanceRuntime {
 
   /** String concatenations: the lengths and labels of their parts, to map character ranges back to inputs. */
   private readonly concats = new Map<number, { lengths: number[]; labels: number[] }>();
+  /** Encodings (base64, hex, bytes of text): a range of the result is a range of the source, through `map`. */
+  private readonly rangeMaps = new Map<number, { src: number; map: (start: number, end: number) => [number, number] }>();
   private readonly templateLengths: number[] = [];
 
   tpart<T>(v: T): T {
@@ -427,7 +435,7 @@ export class ProvenanceRuntime {
     return m;
   }
 
-  private setProp(o: unknown, k: PropertyKey, label: number): void {
+  setProp(o: unknown, k: PropertyKey, label: number): void {
     if (o === null || (typeof o !== 'object' && typeof o !== 'function')) return;
     const key = typeof k === 'number' ? String(k) : k;
     if (label === 0) {
@@ -451,12 +459,17 @@ export class ProvenanceRuntime {
       if (json && typeof key === 'string') return this.jsonChild(o as object, json, key, v);
       const sql = this.sqlRows.get(o as object);
       if (sql && typeof key === 'string') {
-        const leaf = this.arena.origin(this.internal('input'), v, { ...sql.origin, row: sql.row, column: key });
+        // rows reached without the query call that selected them (a library's callback): which row it is
+        // depends on parameters whose lineage is not known, and the answer says so
+        if (!sql.query) this.notes.add('some SQL rows were reached through library code without the query call that selected them: the lineage of its parameters (which rows were chosen) is not part of the answer');
+        const leaf = this.arena.origin(this.internal('input'), v, { ...sql.origin, row: sql.row, column: key }, sql.query ? 0 : F_IMPRECISE);
         const l = sql.query ? this.arena.node2(this.internal('SQL row, selected by the query'), 0, v, leaf, sql.query) : leaf;
         this.shadow(o as object).set(key, l);
         return l;
       }
       if (o instanceof Map || o instanceof Set) return 0;
+      const inherited = this.inheritedLabel(o as object, key);
+      if (inherited) return inherited;
       const base = this.bases.get(o as object) ?? lo;
       if (base && typeof v !== 'function') {
         const l = this.arena.node1(site, 0, v, base);
@@ -467,6 +480,18 @@ export class ProvenanceRuntime {
     }
     // a primitive receiver: a string's characters and length derive from the string
     return lo ? this.arena.node1(site, 0, v, lo) : 0;
+  }
+
+  /** A field the object does not have itself: the label its prototype chain holds for it (Object.create, a class's prototype). */
+  private inheritedLabel(o: object, key: PropertyKey): number {
+    if (utilTypes.isProxy(o) || Object.prototype.hasOwnProperty.call(o, key)) return 0;
+    let p = Object.getPrototypeOf(o);
+    for (let depth = 0; p && p !== Object.prototype && p !== Function.prototype && p !== Array.prototype && depth < 32; depth++) {
+      if (utilTypes.isProxy(p)) return 0;
+      if (Object.prototype.hasOwnProperty.call(p, key)) return this.props.get(p)?.get(key) ?? 0;
+      p = Object.getPrototypeOf(p);
+    }
+    return 0;
   }
 
   get(site: number, o: any, lo: number, k: any): unknown {
@@ -762,6 +787,10 @@ export class ProvenanceRuntime {
       }
       if (ARRAY_CALLBACK_METHODS.has(name) || name === 'reduce' || name === 'reduceRight') f.returns = [];
     }
+    if (COLLECTING_NAMES.has(name) && (typeof recv === 'string' || Array.isArray(recv) || recv === Array) && collectsReturns(calleeOf(recv, name))) {
+      f.returns ??= [];
+      f.returnValues = [];
+    }
     this.frames.push(f);
     return recv;
   }
@@ -825,6 +854,8 @@ export class ProvenanceRuntime {
     }
     for (let i = 0; i < n; i++) {
       if (!f.labels[i] && params[i] !== undefined) {
+        // a driver's reply to a call made with this callback (pg's query(config, cb)): its rows depend on that call
+        if (params[i] !== null && typeof params[i] === 'object' && this.callbackCalls.has(site) && isPgResult(params[i])) this.labelPgResult(params[i] as any, this.callbackCalls.get(site)!);
         const l = this.foreignLabel(params[i]);
         if (l) f.labels[i] = l;
       }
@@ -888,6 +919,21 @@ export class ProvenanceRuntime {
       (f as any).parent = top;
       return;
     }
+    if (top.returnValues && !Array.isArray(recv)) {
+      // a modelled built-in that wants its callbacks' returns (replace with a callback, Array.from with a map function)
+      const calls = top.returns?.length ?? 0;
+      if (typeof recv === 'string' && typeof params[0] === 'string') {
+        const offset = params.findLast((p, i) => i > 0 && typeof p === 'number');
+        f.labels = [typeof offset === 'number' ? this.rangeLabel(this.internal('match'), top.recvLabel, offset, offset + (params[0] as string).length, params[0]) : 0];
+      } else if (recv === Array) {
+        const src = top.args[0];
+        f.labels = [Array.isArray(src) ? this.elementLabel(src, calls, top.labels[0] ?? 0) : 0, 0];
+      }
+      f.returns = top.returns;
+      f.acc = -1;
+      (f as any).parent = top;
+      return;
+    }
     if ((recv instanceof Map || recv instanceof Set) && name === 'forEach') {
       const entries = this.mapEntries.get(recv as object);
       f.labels = [entries?.get(params[recv instanceof Map ? 1 : 0]) ?? 0, 0];
@@ -923,6 +969,7 @@ export class ProvenanceRuntime {
     if (frame.acc === -1 && (frame as any).parent?.returns) {
       const parent = (frame as any).parent as Frame;
       parent.returns!.push(this.L);
+      parent.returnValues?.push(v);
       parent.acc = this.L;
     }
     this.popCallee(frame);
@@ -994,6 +1041,8 @@ export class ProvenanceRuntime {
       this.arena.fill(resolving, f.labels[0] ?? 0);
       return 0;
     }
+    const registered = this.registeredModel(site, f, v, name);
+    if (registered !== null) return registered;
     // ---- functions of the global object ----
     if (!f.method) {
       if (NUMBER_FUNCTIONS.has(name) && f.fn === (globalThis as any)[name]) return this.derived(site, v, f.labels[0] ?? 0, `${name}()`);
@@ -1034,6 +1083,8 @@ export class ProvenanceRuntime {
         return this.staticModel(site, recv, name, f, v);
       }
       if (recv === process && name === 'nextTick') {
+        const resolves = this.resolvers.get(f.args[0] as object);
+        if (resolves) this.arena.fill(resolves, f.labels[1] ?? 0);
         this.expectCallback(f.args[0] as object, f.labels.slice(1), 0);
         return 0;
       }
@@ -1082,15 +1133,55 @@ export class ProvenanceRuntime {
         all.push(l);
       }
     }
+    for (const a of f.args) {
+      // one level deeper (a query's config object holds its parameter array)
+      if (!a || typeof a !== 'object' || Array.isArray(a)) continue;
+      let n = 0;
+      for (const k of Object.keys(a)) {
+        if (n++ >= 16) break;
+        const d = Object.getOwnPropertyDescriptor(a, k);
+        const inner = d && 'value' in d ? d.value : undefined;
+        if (!Array.isArray(inner)) continue;
+        inner.forEach((_, i) => { if (i < 16) all.push(this.elementLabel(inner, i, 0)); });
+      }
+    }
     let any = false;
     for (const l of all) if (l) any = true;
     if (!any) {
       const foreign = this.foreignLabel(v);
       return foreign;
     }
+    // an argument with no lineage of its own is not nothing: it went in, from somewhere unknown
+    for (let i = 0; i < f.args.length; i++) {
+      const a = f.args[i];
+      if (!f.labels[i] && (typeof a === 'string' || typeof a === 'number') && !(f.method && i === 0 && typeof f.recv === 'function')) all.push(this.unknownLabel(a));
+    }
     const l = arena.node(site, F_IMPRECISE, v, all);
+    for (const a of f.args) {
+      const fnSite = typeof a === 'function' ? this.fnSites.get(a) : undefined;
+      if (fnSite !== undefined) this.callbackCalls.set(fnSite, l);
+    }
     if (v && typeof v === 'object' && !(v instanceof Promise)) this.bases.set(v as object, l);
     return l;
+  }
+
+  /** A leaf for a value that went into an unmodelled call with no lineage: its origin is not known. */
+  private unknownLabel(v: unknown): number {
+    return this.arena.origin(this.internal('unknown origin'), v, { kind: 'unknown', detail: 'unknown origin: this value had no lineage where it went into a call that is not modelled' }, F_IMPRECISE);
+  }
+
+  /** A model of models/ registered for the function called (also through .call and .apply), or null. */
+  private registeredModel(site: number, f: Frame, v: unknown, name: string): number | null {
+    let fn = f.method ? calleeOf(f.recv, name) : f.fn;
+    let call: Call = { site, fn, recv: f.method ? f.recv : undefined, recvLabel: f.method ? f.recvLabel : 0, args: f.args, labels: f.labels, returns: f.returns, returnValues: f.returnValues };
+    if (f.method && (name === 'call' || name === 'apply') && typeof f.recv === 'function' && modelOf(f.recv)) {
+      fn = f.recv;
+      const list = name === 'call' ? f.args.slice(1) : Array.isArray(f.args[1]) ? (f.args[1] as unknown[]) : [];
+      const labels = name === 'call' ? f.labels.slice(1) : list.map((_, i) => this.elementLabel(list, i, f.labels[1] ?? 0));
+      call = { ...call, fn, recv: f.args[0], recvLabel: f.labels[0] ?? 0, args: list, labels };
+    }
+    const model = modelOf(fn);
+    return model ? model(this, call, v) : null;
   }
 
   private isPromiseConstructor(fn: unknown): boolean {
@@ -1105,7 +1196,7 @@ export class ProvenanceRuntime {
     return out;
   }
 
-  private derivedAll(site: number, v: unknown, labels: number[], op: string): number {
+  derivedAll(site: number, v: unknown, labels: number[], op: string): number {
     let any = false;
     for (const l of labels) if (l) any = true;
     if (!any) return 0;
@@ -1465,7 +1556,27 @@ export class ProvenanceRuntime {
     return 0;
   }
 
-  private expectCallback(cb: unknown, labels: number[], deferred: number): void {
+  setParts(out: number, lengths: number[], labels: number[]): void {
+    if (out > 1) this.concats.set(out, { lengths, labels });
+  }
+
+  setRangeMap(out: number, src: number, map: (start: number, end: number) => [number, number]): void {
+    if (out > 1) this.rangeMaps.set(out, { src, map });
+  }
+
+  promiseLabel(p: unknown): number {
+    return p && typeof p === 'object' ? (this.promiseLabels.get(p) ?? 0) : 0;
+  }
+
+  resolverNode(fn: unknown): number | undefined {
+    return typeof fn === 'function' ? this.resolvers.get(fn) : undefined;
+  }
+
+  entriesOf(c: object): Map<unknown, number> | undefined {
+    return this.mapEntries.get(c);
+  }
+
+  expectCallback(cb: unknown, labels: number[], deferred: number): void {
     if (typeof cb !== 'function') return;
     const s = this.fnSites.get(cb);
     if (s === undefined) return;
@@ -1511,8 +1622,10 @@ export class ProvenanceRuntime {
     }
     // what an unmodelled call resolved to may still be found among the inputs (response.text())
     const foreign = label === 0 || this.arena.flags[label]! & F_IMPRECISE ? this.foreignLabel(v) : 0;
-    if (foreign && foreign !== label) label = label ? this.arena.node2(site, 0, v, foreign, label) : foreign;
-    this.L = label ? this.arena.node1(site, 0, v, label) : 0;
+    // the very value an input handed over (not a match by content): that input is where it came from
+    const exact = foreign > 1 && this.arena.origins.has(foreign) && !(this.arena.flags[foreign]! & F_MATCHED);
+    if (foreign && foreign !== label) label = label && !exact ? this.arena.node2(site, 0, v, foreign, label) : foreign;
+    this.L = label ? this.arena.node1(site, F_SAME, v, label) : 0;
     return v;
   }
 
@@ -1571,7 +1684,9 @@ export class ProvenanceRuntime {
         return;
       }
       if (delivers) {
-        const origin: Origin = { kind: delivers, event, channel: rc, detail: `${rc}${this.requestArgs.has(reqId ?? -1) ? ' ' + describeArgs(this.requestArgs.get(reqId!)) : ''}` };
+        const requested = this.requestArgs.get(reqId ?? -1);
+        if ((rc === 'fs.open' || rc === 'fs.promises.open') && Array.isArray(value) && typeof value[1] === 'number') this.rememberFd(value[1], requested);
+        const origin: Origin = { kind: delivers, event, channel: rc, detail: `${rc}${requested !== undefined ? ' ' + this.fileOf(requested) : ''}` };
         this.registerInput(origin, value, event);
       }
       return;
@@ -1580,11 +1695,34 @@ export class ProvenanceRuntime {
     let origin: Origin | null = null;
     if (channel === 'random.Math.random') origin = { kind: 'random', event, channel, detail: `Math.random #${++this.randomCount}` };
     else if (kind === 'time') origin = { kind, event, channel, detail: channel.slice(channel.indexOf('.') + 1) };
-    else if (kind === 'file') origin = { kind, event, channel, detail: `${channel} ${describeArgs(args)}` };
+    else if (kind === 'file') {
+      if (channel === 'fs.openSync' && typeof value === 'number') this.rememberFd(value, args);
+      origin = { kind, event, channel, detail: `${channel} ${this.fileOf(args)}` };
+    }
     else if (kind === 'stdin') origin = { kind, event, channel };
     else if (kind) origin = { kind, event, channel, detail: channel };
     if (!origin) return;
     this.registerInput(origin, value, event);
+  }
+
+  /** The node of the latest unmodelled call given an instrumented callback, by the callback's site (what its reply answers). */
+  private readonly callbackCalls = new Map<number, number>();
+
+  /** Paths of the files the program opened, by descriptor: what an fs.read of a stream read from. */
+  private readonly fdPaths = new Map<number, string>();
+
+  private rememberFd(fd: number, args: unknown): void {
+    const file = describeArgs(args);
+    if (!file) return;
+    this.fdPaths.set(fd, file);
+    if (this.fdPaths.size > 1000) this.fdPaths.delete(this.fdPaths.keys().next().value!);
+  }
+
+  /** The file a call's arguments name: a path, or the path a descriptor was opened on. */
+  private fileOf(args: unknown): string {
+    const named = describeArgs(args);
+    if (named || !Array.isArray(args) || typeof args[0] !== 'number') return named;
+    return this.fdPaths.get(args[0]) ?? `descriptor ${args[0]}`;
   }
 
   /** Request arguments by id (a file path for fs.readFile), for the words of its deliveries. */
@@ -1599,7 +1737,9 @@ export class ProvenanceRuntime {
   }
 
   private registerInput(origin: Origin, value: unknown, _event: number): void {
-    const label = this.arena.origin(this.internal('input'), value, origin);
+    // a callback's (err, data) delivery: the leaf shows the data it read
+    const shown = Array.isArray(value) && value.length === 2 && value[0] == null && (typeof value[1] === 'string' || Buffer.isBuffer(value[1])) ? value[1] : value;
+    const label = this.arena.origin(this.internal('input'), shown, origin);
     const seq = ++this.inputSeq;
     this.inputLog.push({ seq, label, value });
     if (this.inputLog.length > 64) this.inputLog.shift();
@@ -1694,7 +1834,9 @@ export class ProvenanceRuntime {
       return 0;
     }
     const out = this.outbound.get(v);
-    if (out) return out;
+    // a primitive that left instrumented code and came back through code we do not follow: the
+    // same value, so very likely the same one, but matched by value, and the answer says so
+    if (out) return this.arena.node1(this.internal('matched by value'), F_MATCHED, v, out);
     if (typeof v === 'string') {
       const known = this.inputStrings.get(v);
       if (known) return known;
@@ -1822,14 +1964,22 @@ export class ProvenanceRuntime {
     if (label === 0) return 0;
     // through plain copies to the operation that made the string
     let at = label;
-    while (this.arena.flags[at]! & F_COPY) {
+    while (this.arena.flags[at]! & (F_COPY | F_SAME)) {
       const ins = this.arena.inputs(at);
       if (ins.length !== 1) break;
       at = ins[0]!;
     }
+    const encoded = this.rangeMaps.get(at);
+    if (encoded) {
+      const [from, to] = encoded.map(start, end);
+      return this.rangeLabel(site, encoded.src, from, to, v);
+    }
     const parts = this.concats.get(at);
     if (parts) {
       const inside: number[] = [];
+      // the part's own layout, so that a range of the part (a split after a trim) narrows again
+      const layout: number[] = [];
+      const layoutLabels: number[] = [];
       let offset = 0;
       for (let i = 0; i < parts.lengths.length; i++) {
         const len = parts.lengths[i]!;
@@ -1837,12 +1987,18 @@ export class ProvenanceRuntime {
         const to = Math.min(end, offset + len);
         if (from < to || (len === 0 && start === offset && end === offset)) {
           const l = parts.labels[i]!;
-          if (l) inside.push(this.rangeLabel(site, l, from - offset, to - offset, v));
+          const part = l ? this.rangeLabel(site, l, from - offset, to - offset, v) : 0;
+          if (part) inside.push(part);
+          layout.push(to - from);
+          layoutLabels.push(part);
         }
         offset += len;
       }
-      if (inside.length === 1) return inside[0]!;
-      return inside.length ? this.arena.node(site, 0, v, inside) : 0;
+      if (inside.length === 1 && layout.length === 1) return inside[0]!;
+      if (!inside.length) return 0;
+      const out = this.arena.node(site, 0, v, inside);
+      this.setParts(out, layout, layoutLabels);
+      return out;
     }
     label = at;
     const origin = this.arena.origins.get(label);
@@ -2003,4 +2159,17 @@ function describeArgs(args: unknown): string {
   if (!Array.isArray(args)) return '';
   const first = args.find((a) => typeof a === 'string');
   return typeof first === 'string' ? first : '';
+}
+
+/** The function `recv[name]` holds, found without running a getter or a Proxy trap (undefined when it cannot be). */
+function calleeOf(recv: unknown, name: string): unknown {
+  if (recv === null || recv === undefined) return undefined;
+  let o: any = typeof recv === 'object' || typeof recv === 'function' ? recv : Object(recv);
+  for (let depth = 0; o && depth < 32; depth++) {
+    if (utilTypes.isProxy(o)) return undefined;
+    const d = Object.getOwnPropertyDescriptor(o, name);
+    if (d) return 'value' in d ? d.value : undefined;
+    o = Object.getPrototypeOf(o);
+  }
+  return undefined;
 }
