@@ -1836,7 +1836,7 @@ export class ProvenanceRuntime implements ModelHost {
     const out = this.outbound.get(v);
     // a primitive that left instrumented code and came back through code we do not follow: the
     // same value, so very likely the same one, but matched by value, and the answer says so
-    if (out) return this.arena.node1(this.internal('matched by value'), F_MATCHED, v, out);
+    if (out) return this.arena.node1(this.internal('matched by value'), F_MATCHED | F_SAME, v, out);
     if (typeof v === 'string') {
       const known = this.inputStrings.get(v);
       if (known) return known;
