@@ -119,7 +119,8 @@ test('a breakpoint in a .ts file of a replayed program stops with the recorded v
   const line = lineOf(source, '// BREAKPOINT');
   const report = debugReplay({
     cwd: dir,
-    command: [process.execPath, cli, 'replay', '--inspect-brk=0'],
+    // The program is the repository's fixture, outside the recording's folder: the user trusts it.
+    command: [process.execPath, cli, 'replay', '--trust', '--inspect-brk=0'],
     env: programEnv(),
     start: 'break',
     breakpoints: [
@@ -173,7 +174,8 @@ if (!/retrace\\.js$/.test(process.argv[1] ?? '')) {
 test('the configuration `retrace vscode` writes, launched the way VS Code launches it, stops at a .ts breakpoint with the recorded values', async () => {
   const recorded = await recordQuoteProgram();
   const { dir } = recorded;
-  const written = retrace(dir, ['vscode']);
+  // The program is the repository's fixture, outside the recording's folder: the configuration carries --trust.
+  const written = retrace(dir, ['vscode', '--trust']);
   assert.equal(written.status, 0, describeRun(written));
   const launch = JSON.parse(fs.readFileSync(path.join(dir, '.vscode', 'launch.json'), 'utf8')) as {
     configurations: Array<{ name: string; type: string; request: string; runtimeExecutable: string; program: string; args: string[]; cwd: string; skipFiles: string[] }>;

@@ -78,6 +78,11 @@ export function trustRecording(): void {
   trusted = true;
 }
 
+/** Whether --trust was given (`retrace vscode --trust` writes it into the configuration it makes). */
+export function recordingTrusted(): boolean {
+  return trusted;
+}
+
 /**
  * Recorded Node.js flags replay passes on without --trust: they change how Node.js runs the
  * program's own code, never what code runs (docs/security.md lists them and why).

@@ -12,7 +12,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { packageRoot } from '../runtime/paths.js';
 import { isPack, openPack } from './pack.js';
-import { prepareReplay } from './replay.js';
+import { prepareReplay, recordingTrusted } from './replay.js';
 import { UsageError } from './recording.js';
 
 export interface VsCodeOptions {
@@ -45,7 +45,8 @@ export function launchConfiguration(workspace: string, location: string): Launch
     // be older.
     runtimeExecutable: process.execPath,
     program: `${retraceFiles}/bin/retrace.js`,
-    args: ['replay', shown.split(path.sep).join('/')],
+    // --trust given to `retrace vscode` is the user's word for this recording: the replay needs it too.
+    args: ['replay', shown.split(path.sep).join('/'), ...(recordingTrusted() ? ['--trust'] : [])],
     // Replay runs from the project folder the recording was made in.
     cwd: '${workspaceFolder}',
     // The replayed program is a child process of the retrace CLI: the debugger attaches to it.
