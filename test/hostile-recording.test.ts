@@ -78,3 +78,20 @@ test('flags that only change how Node.js runs the program pass without --trust, 
   assert.equal(r.stdout, rec.stdout);
   assert.match(r.stdout, /project preload/);
 });
+
+test('a node --test run replays without --trust: the test runner\'s flags only choose the project\'s own test files', () => {
+  const dir = workdir('retrace-node-test-');
+  writeFiles(dir, {
+    'test/a.test.mjs': `import { test } from 'node:test';\ntest('draws', () => { console.log('drew', Math.random() < 2); });\n`,
+  });
+  const rec = record(dir, ['node', '--test', '--test-reporter=tap', '--test-reporter-destination=stdout', '--test-concurrency=1']);
+  assert.equal(rec.status, 0, describeRun(rec));
+  const r = replay(dir);
+  assert.doesNotMatch(r.stderr, /unless you trust it/, describeRun(r));
+  assert.equal(r.status, 0, describeRun(r));
+  // A reporter that is a module outside the project is code: refused without --trust.
+  editHeader(dir, (header) => header.execArgv.push('--test-reporter=/tmp/elsewhere-reporter.mjs'));
+  const refused = replay(dir);
+  assert.equal(refused.status, 2, describeRun(refused));
+  assert.match(refused.stderr, /--test-reporter=\/tmp\/elsewhere-reporter\.mjs/);
+});

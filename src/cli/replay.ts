@@ -98,7 +98,16 @@ const SAFE_FLAGS = new Set([
   '--stack-trace-limit', '--max-old-space-size', '--max-semi-space-size', '--stack-size', '--unhandled-rejections',
   '--input-type', '--experimental-default-type', '--disable-warning', '--conditions', '-C', '--title', '--dns-result-order',
   '--disable-proto', '--experimental-network-inspection',
+  // Node's test runner: which of the project's test files run, how, and how they report. The test
+  // files themselves are the program; a reporter module and the setup module are loaders (below).
+  '--test', '--test-only', '--test-name-pattern', '--test-skip-pattern', '--test-concurrency', '--test-timeout',
+  '--test-force-exit', '--test-shard', '--test-isolation', '--experimental-test-isolation', '--experimental-test-coverage',
+  '--test-coverage-include', '--test-coverage-exclude', '--test-coverage-lines', '--test-coverage-branches',
+  '--test-coverage-functions', '--test-update-snapshots', '--experimental-test-snapshots', '--experimental-test-module-mocks',
 ]);
+/** Node's own test reporters, and the destinations that are the process's own output. */
+const BUILTIN_TEST_REPORTERS = new Set(['spec', 'tap', 'dot', 'junit', 'lcov']);
+const OWN_OUTPUT = new Set(['stdout', 'stderr']);
 /** Flags whose value may be the next argument. */
 const VALUE_FLAGS = new Set([
   '--stack-trace-limit', '--max-old-space-size', '--max-semi-space-size', '--stack-size', '--unhandled-rejections', '--input-type',
@@ -106,13 +115,16 @@ const VALUE_FLAGS = new Set([
   '--import', '--require', '-r', '--loader', '--experimental-loader', '--eval', '-e', '--print', '-p', '-pe', '-ep', '--env-file', '--env-file-if-exists',
   '--inspect-port', '--debug-port', '--watch-path', '--test-reporter', '--test-reporter-destination', '--redirect-warnings', '--cpu-prof-dir',
   '--heap-prof-dir', '--diagnostic-dir', '--report-dir', '--experimental-config-file', '--secure-heap', '--openssl-config', '--icu-data-dir',
+  '--test-name-pattern', '--test-skip-pattern', '--test-concurrency', '--test-timeout', '--test-shard', '--test-isolation',
+  '--test-coverage-include', '--test-coverage-exclude', '--test-coverage-lines', '--test-coverage-branches', '--test-coverage-functions',
+  '--test-global-setup',
 ]);
 /**
  * Preloads and loaders: passed on when their code is on this machine, in the project or in an
  * installed package (a package name installed for the project, or a file under a node_modules
  * folder, as `tsx` passes its loader): never a data: or http: URL, or a file elsewhere.
  */
-const LOADER_FLAGS = new Set(['--import', '--require', '-r', '--loader', '--experimental-loader']);
+const LOADER_FLAGS = new Set(['--import', '--require', '-r', '--loader', '--experimental-loader', '--test-reporter', '--test-global-setup']);
 /** The recorded process's own debugger flags: replay has its own (--inspect), so these are dropped. */
 const DEBUGGER_FLAG = /^--(inspect|inspect-brk|inspect-wait|inspect-port|debug-port)(=|$)/;
 
@@ -177,7 +189,11 @@ export function recordedCommand(header: TraceFile['header'], replayRoot: string,
     const value = eq > 0 ? raw.slice(eq + 1) : takesNext ? flags[i + 1]! : undefined;
     const whole = takesNext ? [raw, flags[++i]!] : [raw];
     if (DEBUGGER_FLAG.test(raw)) continue;
-    const safe = SAFE_FLAGS.has(name) || (LOADER_FLAGS.has(name) && value !== undefined && localLoader(value, replayRoot, mapPath));
+    const safe =
+      SAFE_FLAGS.has(name) ||
+      (name === '--test-reporter' && value !== undefined && BUILTIN_TEST_REPORTERS.has(value)) ||
+      (name === '--test-reporter-destination' && value !== undefined && OWN_OUTPUT.has(value)) ||
+      (LOADER_FLAGS.has(name) && value !== undefined && localLoader(value, replayRoot, mapPath));
     if (safe || trusted) execArgv.push(...whole.map(mapPath));
     else refused.push(whole.join(' '));
   }
