@@ -156,3 +156,29 @@ test('a long encrypted recording, sealed by the trace writer\'s worker thread, r
   assert.equal(rep.status, 0, describeRun(rep));
   assert.equal(rep.stdout, rec.stdout);
 });
+
+test('retrace mcp --identity reads the encrypted recordings under its folder; without it the tool says what is needed', async () => {
+  const { Client } = await import('@modelcontextprotocol/sdk/client/index.js');
+  const { StdioClientTransport } = await import('@modelcontextprotocol/sdk/client/stdio.js');
+  const dir = workdir('retrace-enc-mcp-');
+  const recipient = keygen(dir, 'key.txt');
+  writeFiles(dir, { 'app.mjs': `console.log('sum', 40 + 2, Math.random());` });
+  const rec = retrace(dir, ['record', '--encrypt-to', recipient, '--out', path.join('runs', 'one'), '--', 'node', 'app.mjs']);
+  assert.equal(rec.status, 0, describeRun(rec));
+  const overview = async (extra: string[]) => {
+    const client = new Client({ name: 'retrace-test', version: '1.0.0' });
+    await client.connect(new StdioClientTransport({ command: process.execPath, args: [cli, 'mcp', 'runs', ...extra], cwd: dir, stderr: 'pipe' }));
+    try {
+      const r = (await client.callTool({ name: 'overview', arguments: {} })) as { isError?: boolean; content: { text: string }[] };
+      return { isError: r.isError === true, text: r.content.map((c) => c.text).join('\n') };
+    } finally {
+      await client.close();
+    }
+  };
+  const locked = await overview([]);
+  assert.equal(locked.isError, true, locked.text);
+  assert.match(locked.text, /is encrypted: give its private key with --identity FILE/);
+  const open = await overview(['--identity', 'key.txt']);
+  assert.equal(open.isError, false, open.text);
+  assert.match(open.text, /app\.mjs/);
+});

@@ -10,6 +10,11 @@ export async function pack(o: { location: string; out: string | undefined; force
   const refs = listTraces(o.location);
   const out = path.resolve(o.out ?? `${path.basename(path.resolve(o.location))}.retrace`);
   const shown = path.relative(process.cwd(), out) || out;
+  // like cp and tar, -o does not make folders: a mistyped path should not leave a tree behind
+  const parent = fs.statSync(path.dirname(out), { throwIfNoEntry: false });
+  if (!parent?.isDirectory()) {
+    throw new UsageError(`cannot write ${shown}: ${path.relative(process.cwd(), path.dirname(out)) || path.dirname(out)} ${parent ? 'is not a folder' : 'does not exist'} (pack -o does not create folders)`);
+  }
   if (fs.existsSync(out)) {
     if (fs.statSync(out).isDirectory()) throw new UsageError(`${shown} is a folder: pack writes a file (-o FILE.retrace)`);
     if (!o.force) throw new UsageError(`${shown} exists; use --force to replace it`);

@@ -25,7 +25,11 @@ export class Recordings {
   /** True when the session was started on one recording rather than a folder of them. */
   readonly single: boolean;
 
-  constructor(readonly root: string) {
+  /**
+   * root: a recording or a folder of them; identities: age identity files (--identity) for the
+   * encrypted ones, whose keys are unwrapped before a tool reads them (unlock).
+   */
+  constructor(readonly root: string, readonly identities: string[] = []) {
     let stat: fs.Stats;
     try {
       stat = fs.statSync(root);
@@ -33,6 +37,17 @@ export class Recordings {
       throw new TraceError(`no recording or folder at ${root}`);
     }
     this.single = stat.isFile() || hasRecording(root);
+  }
+
+  /**
+   * Unwraps the key of every encrypted recording listed (the reader is synchronous, age is not).
+   * Run before each tool call, so a recording made while the server runs is readable too; a key
+   * already unwrapped is unwrapped again, which costs a millisecond.
+   */
+  async unlock(): Promise<void> {
+    if (this.identities.length === 0) return;
+    const { unlockRecordings } = await import('../cli/encryption.js');
+    await unlockRecordings(this.list().map((r) => r.location), this.identities);
   }
 
   /** Every recording, by name. */

@@ -47,7 +47,7 @@ function sentence(err: unknown): string {
 }
 
 /** Wraps a tool so that whatever it throws comes back as a tool error of one sentence. */
-function tool<A>(fn: (args: A) => Promise<CallToolResult> | CallToolResult): (args: A) => Promise<CallToolResult> {
+function guarded<A>(fn: (args: A) => Promise<CallToolResult> | CallToolResult): (args: A) => Promise<CallToolResult> {
   return async (args: A) => {
     try {
       return await fn(args);
@@ -181,6 +181,11 @@ function nextPage(tool: string, offset: number, more: boolean, extra = ''): stri
 }
 
 export function createServer(recordings: Recordings): McpServer {
+  // every tool first unwraps the keys of encrypted recordings (--identity), then runs
+  const tool = <A>(fn: (args: A) => Promise<CallToolResult> | CallToolResult) => guarded(async (a: A) => {
+    await recordings.unlock();
+    return fn(a);
+  });
   const server = new McpServer({ name: 'retrace', version: retraceVersion() }, {
     instructions:
       'retrace-node recordings: a Node.js program recorded at its boundary (HTTP, databases, files, clocks, randomness) and replayed offline, deterministically. ' +
@@ -653,8 +658,9 @@ function checkExpression(expr: string): void {
 }
 
 /** Serves MCP on stdin/stdout until the client closes stdin. */
-export async function serveStdio(location: string): Promise<number> {
-  const recordings = new Recordings(location);
+export async function serveStdio(location: string, identities: string[] = []): Promise<number> {
+  const recordings = new Recordings(location, identities);
+  await recordings.unlock();
   // Checked at start: a folder that is a recording must be readable.
   if (recordings.single) rootProcess(listTraces(location));
   const server = createServer(recordings);

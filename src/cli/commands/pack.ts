@@ -7,7 +7,7 @@ export const command: Command = {
   usage: ['[DIR] [-o FILE.retrace] [--force]'],
   operands: [{ name: 'DIR', help: 'the recording (default: recording)' }],
   options: [
-    { name: '--out', alias: '-o', value: 'FILE', help: 'the file to write (default: DIR\'s name with .retrace, here)' },
+    { name: '--out', alias: '-o', value: 'FILE', help: 'the file to write (default: DIR\'s name with .retrace, here); its folder must exist' },
     { name: '--force', help: 'replace FILE if it exists' },
   ],
   notes: [
