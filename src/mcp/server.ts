@@ -661,8 +661,9 @@ function checkExpression(expr: string): void {
 export async function serveStdio(location: string, identities: string[] = []): Promise<number> {
   const recordings = new Recordings(location, identities);
   await recordings.unlock();
-  // Checked at start: a folder that is a recording must be readable.
-  if (recordings.single) rootProcess(listTraces(location));
+  // Checked at start: one recording given must be readable (an empty or cut file, a file that is
+  // not a trace, an encrypted one without --identity fail here in one line, not on the first call).
+  if (recordings.single) TraceFile.open(rootProcess(listTraces(location)).file);
   const server = createServer(recordings);
   const transport = new StdioServerTransport();
   const closed = new Promise<void>((resolve) => {
