@@ -31,6 +31,8 @@ test('bad input to every command is one line and a non-zero exit', async () => {
     [['mcp', 'nosuch'], /no recording or folder at nosuch/],
     [['mcp', '--cwd', 'nosuch'], /--cwd nosuch is not a folder/],
     [['dap', '--port', 'abc'], /--port takes a whole number/],
+    [['dap', 'nosuch', '--port', '0'], /no recording at nosuch/],
+    [['dap', 'trunc.rtrc', '--port', '0'], /not a complete recording/],
     [['nosuchcommand'], /unknown command/],
   ];
   for (const command of ['replay', 'info', 'show', 'print', 'why', 'vscode', 'pack', 'mcp']) {

@@ -8,6 +8,13 @@ export interface DapOptions {
 }
 
 export async function run(o: DapOptions): Promise<number> {
+  if (o.recording !== undefined) {
+    // a recording named on the command line must be readable before we serve: one line now, not a
+    // failed launch later in the editor
+    const { listTraces, rootProcess } = await import('./recording.js');
+    const { TraceFile } = await import('../core/trace/reader.js');
+    TraceFile.open(rootProcess(listTraces(o.recording)).file);
+  }
   const { RetraceDebugSession } = await import('../inspect/dap/adapter.js');
   // Ended by the client or a signal: the replays it runs end with it (on 'exit').
   for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.on(signal, () => process.exit(0));
