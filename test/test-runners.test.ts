@@ -117,7 +117,7 @@ const programStderr = (s: string) => s.split('\n').filter((l) => !l.startsWith('
  * summary's total duration is live in replay (docs/boundaries.md). Every other number, the test
  * processes' durations included, is the recorded one.
  */
-const runnerDuration = (s: string) => s.replace(/^ℹ duration_ms [\d.]+$/m, 'ℹ duration_ms (live)');
+const runnerDuration = (s: string) => s.replace(/^(ℹ|#) duration_ms [\d.]+$/m, '$1 duration_ms (live)'); // spec (Node 24) or TAP (Node 22's default for a pipe)
 
 /** Every file under dir except the recording, with its size and modification time. */
 function snapshot(dir: string, recording: string): string[] {

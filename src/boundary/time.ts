@@ -56,7 +56,10 @@ function installEventLoopMetrics(engine: Engine): void {
     Object.defineProperty(proto, name, {
       ...desc,
       get: disguise(function (this: unknown) {
-        return engine.call(readCh, [name], () => get.call(this));
+        // Node 22 answers `percentiles` with its internal SafeMap, which is no `instanceof Map` and
+        // would be recorded as a plain object: the program gets a plain Map in both modes.
+        const read = name.startsWith('percentiles') ? () => new Map(get.call(this) as Iterable<[unknown, unknown]>) : () => get.call(this);
+        return engine.call(readCh, [name], read);
       }, get),
     });
   }
