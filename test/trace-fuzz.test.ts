@@ -9,6 +9,7 @@ import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { cli, describeRun, record, repoRoot, retrace as spawnRetrace, workdir, writeFiles } from './helpers.js';
+import { prng } from './program-generator.js';
 import { chunksOf, fileOf, rawOf, withRaw, type Chunk } from './trace-bytes.js';
 import { TraceError, TraceFile } from '../src/core/trace/reader.js';
 import { CorruptTraceError } from '../src/core/trace/codec.js';
@@ -20,18 +21,6 @@ import { jsonSafe } from '../src/inspect/events.js';
 const SEED = Number(process.env.RETRACE_FUZZ_SEED ?? Date.now() % 1_000_000);
 const IN_PROCESS = 500;
 const THROUGH_CLI = Number(process.env.RETRACE_FUZZ_CLI ?? 6);
-
-/** mulberry32: a small seeded generator, so that a failing run can be replayed from its seed. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 // Small, so that each mutant reads fast, and spread over several 200 ms flushes, so that it has several event chunks.
 const program = `
@@ -168,7 +157,7 @@ test(`seeded fuzz of damaged recordings (seed ${SEED}): the reader, info, show a
   assert.equal(rec.status, 0, describeRun(rec));
   const base = fs.readFileSync(path.join(dir, 'recording', 'p0.rtrc'));
   assert.ok(chunksOf(base).length >= 6, `a base recording with several chunks, not ${chunksOf(base).length}`);
-  const r = rng(SEED);
+  const r = prng(SEED);
   const failures: string[] = [];
   const mutantsDir = path.join(dir, 'mutants');
   fs.mkdirSync(mutantsDir);
